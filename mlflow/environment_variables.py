@@ -1,0 +1,150 @@
+"""MLflow's environment variables: names, types and defaults are MLflow's."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Generic, TypeVar
+
+from mlflow.exceptions import MlflowInvalidEnvironmentValue
+
+T = TypeVar("T")
+
+_TRUE = ("true", "1")
+_BOOLEAN_WORDS = ("true", "false", "1", "0")
+
+
+class _EnvironmentVariable(Generic[T]):
+    """One environment variable: ``.name``, ``.default``, ``.get()``, ``.is_set()``."""
+
+    __slots__ = ("name", "type", "default")
+
+    def __init__(self, name: str, type_: type, default: T | None) -> None:
+        self.name = name
+        self.type = type_
+        self.default = default
+
+    @property
+    def defined(self) -> bool:
+        return self.name in os.environ
+
+    def is_set(self) -> bool:
+        return self.name in os.environ
+
+    def get_raw(self) -> str | None:
+        return os.getenv(self.name)
+
+    def set(self, value: Any) -> None:
+        os.environ[self.name] = str(value)
+
+    def unset(self) -> None:
+        os.environ.pop(self.name, None)
+
+    def get(self) -> T | None:
+        raw = os.getenv(self.name)
+        if raw is None:
+            return self.default
+        try:
+            return self.type(raw)
+        except (TypeError, ValueError) as e:
+            raise MlflowInvalidEnvironmentValue(
+                f"Environment variable {self.name} has the invalid value {raw!r}: expected "
+                f"{self.type.__name__}. Set it to a valid {self.type.__name__} or unset it "
+                f"to use the default ({self.default!r})."
+            ) from e
+
+    def __str__(self) -> str:
+        return f"{self.name} (default: {self.default})"
+
+    def __repr__(self) -> str:
+        return repr(self.name)
+
+    def __format__(self, format_spec: str) -> str:
+        return self.name.__format__(format_spec)
+
+
+class _BooleanEnvironmentVariable(_EnvironmentVariable[bool]):
+    """Accepts true/false/1/0 in any case and rejects anything else."""
+
+    __slots__ = ()
+
+    def __init__(self, name: str, default: bool | None) -> None:
+        if default not in (True, False, None):
+            raise ValueError(f"{name} default value must be one of [True, False, None]")
+        super().__init__(name, bool, default)
+
+    def get(self) -> bool | None:
+        raw = os.getenv(self.name)
+        if raw is None:
+            return self.default
+        lowered = raw.strip().lower()
+        if lowered not in _BOOLEAN_WORDS:
+            raise MlflowInvalidEnvironmentValue(
+                f"{self.name} value must be one of ['true', 'false', '1', '0'] "
+                f"(case-insensitive), but got {raw}"
+            )
+        return lowered in _TRUE
+
+
+# --- HTTP requests (mlflow.utils.rest_utils.http_request) -----------------------------------
+MLFLOW_HTTP_REQUEST_MAX_RETRIES = _EnvironmentVariable("MLFLOW_HTTP_REQUEST_MAX_RETRIES", int, 7)
+MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR = _EnvironmentVariable(
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", int, 2
+)
+MLFLOW_HTTP_REQUEST_BACKOFF_JITTER = _EnvironmentVariable(
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", float, 1.0
+)
+MLFLOW_HTTP_REQUEST_TIMEOUT = _EnvironmentVariable("MLFLOW_HTTP_REQUEST_TIMEOUT", int, 120)
+MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER = _BooleanEnvironmentVariable(
+    "MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER", True
+)
+_MLFLOW_HTTP_REQUEST_MAX_RETRIES_LIMIT = _EnvironmentVariable(
+    "_MLFLOW_HTTP_REQUEST_MAX_RETRIES_LIMIT", int, 10
+)
+_MLFLOW_HTTP_REQUEST_MAX_BACKOFF_FACTOR_LIMIT = _EnvironmentVariable(
+    "_MLFLOW_HTTP_REQUEST_MAX_BACKOFF_FACTOR_LIMIT", int, 120
+)
+MLFLOW_ALLOW_HTTP_REDIRECTS = _BooleanEnvironmentVariable("MLFLOW_ALLOW_HTTP_REDIRECTS", True)
+
+# --- Tracking-server credentials (mlflow.utils.credentials) ----------------------------------
+MLFLOW_TRACKING_URI = _EnvironmentVariable("MLFLOW_TRACKING_URI", str, None)
+MLFLOW_TRACKING_USERNAME = _EnvironmentVariable("MLFLOW_TRACKING_USERNAME", str, None)
+MLFLOW_TRACKING_PASSWORD = _EnvironmentVariable("MLFLOW_TRACKING_PASSWORD", str, None)
+MLFLOW_TRACKING_TOKEN = _EnvironmentVariable("MLFLOW_TRACKING_TOKEN", str, None)
+MLFLOW_TRACKING_INSECURE_TLS = _BooleanEnvironmentVariable("MLFLOW_TRACKING_INSECURE_TLS", False)
+MLFLOW_TRACKING_SERVER_CERT_PATH = _EnvironmentVariable(
+    "MLFLOW_TRACKING_SERVER_CERT_PATH", str, None
+)
+MLFLOW_TRACKING_CLIENT_CERT_PATH = _EnvironmentVariable(
+    "MLFLOW_TRACKING_CLIENT_CERT_PATH", str, None
+)
+MLFLOW_TRACKING_AWS_SIGV4 = _BooleanEnvironmentVariable("MLFLOW_TRACKING_AWS_SIGV4", False)
+MLFLOW_TRACKING_AUTH = _EnvironmentVariable("MLFLOW_TRACKING_AUTH", str, None)
+
+# --- Databricks -------------------------------------------------------------------------------
+MLFLOW_ENABLE_DB_SDK = _BooleanEnvironmentVariable("MLFLOW_ENABLE_DB_SDK", True)
+MLFLOW_DATABRICKS_TRAFFIC_ID = _EnvironmentVariable("MLFLOW_DATABRICKS_TRAFFIC_ID", str, None)
+_MLFLOW_DATABRICKS_TRAFFIC_ID = _EnvironmentVariable("_MLFLOW_DATABRICKS_TRAFFIC_ID", str, None)
+MLFLOW_DATABRICKS_ENDPOINT_HTTP_RETRY_TIMEOUT = _EnvironmentVariable(
+    "MLFLOW_DATABRICKS_ENDPOINT_HTTP_RETRY_TIMEOUT", int, 500
+)
+
+# --- Deployments ------------------------------------------------------------------------------
+MLFLOW_DEPLOYMENTS_TARGET = _EnvironmentVariable("MLFLOW_DEPLOYMENTS_TARGET", str, None)
+MLFLOW_DEPLOYMENT_CLIENT_HTTP_REQUEST_TIMEOUT = _EnvironmentVariable(
+    "MLFLOW_DEPLOYMENT_CLIENT_HTTP_REQUEST_TIMEOUT", int, 300
+)
+MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT = _EnvironmentVariable(
+    "MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT", int, 120
+)
+MLFLOW_DEPLOYMENT_PREDICT_TOTAL_TIMEOUT = _EnvironmentVariable(
+    "MLFLOW_DEPLOYMENT_PREDICT_TOTAL_TIMEOUT", int, 600
+)
+
+# --- AI gateway -------------------------------------------------------------------------------
+MLFLOW_GATEWAY_URI = _EnvironmentVariable("MLFLOW_GATEWAY_URI", str, None)
+MLFLOW_GATEWAY_RESOLVE_API_KEY_FROM_ENV = _BooleanEnvironmentVariable(
+    "MLFLOW_GATEWAY_RESOLVE_API_KEY_FROM_ENV", True
+)
+MLFLOW_GATEWAY_RESOLVE_API_KEY_FROM_FILE = _BooleanEnvironmentVariable(
+    "MLFLOW_GATEWAY_RESOLVE_API_KEY_FROM_FILE", True
+)
