@@ -1,0 +1,216 @@
+"""The request engine: ``send = admission -> auth -> transport``, inside aiohttp-retry's loop.
+
+aiohttp-retry owns the loop (attempt counting, status and exception classification). We plug
+into it with a per-request ``RetryOptionsBase`` (``_Exchange``) whose ``get_timeout`` asks the
+immutable ``RetryPolicy`` how long to wait. Two library pitfalls are handled here:
+- aiohttp-retry never releases a response it retries: ``get_timeout`` releases it first, or a
+  one-connection pool would starve;
+- it sleeps with ``asyncio.sleep``, which cannot be faked and cannot see our deadline: so
+  ``get_timeout`` returns 0 and the real, deadline-checked wait runs on the injectable clock
+  at the start of the next attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from aiohttp_retry import RetryClient, RetryOptionsBase
+from aiohttp_retry.client import RequestParams
+
+from async_core.clock import SYSTEM_CLOCK, Clock
+from async_core.errors import DeadlineExceeded, RetriesExhausted, RetryAfterBeyondDeadline
+from async_core.messages import Request, Response
+from async_core.policy import RetryPolicy
+from async_core.transport import RETRYABLE_EXCEPTIONS, AiohttpTransport, Transport
+
+_logger = logging.getLogger(__name__)
+
+#: Called once per attempt with the request; returns the request to send (e.g. freshly signed).
+Auth = Callable[[Request], Awaitable[Request]]
+
+
+class Admission(Protocol):
+    """A client-side throttle slot (see async_core.throttle)."""
+
+    async def acquire(self, timeout: float | None = None) -> None: ...
+
+    def pause(self, seconds: float) -> None: ...
+
+
+class _EveryMethod:
+    """aiohttp-retry checks ``method in options.methods``; MLflow retries every method."""
+
+    __slots__ = ()
+
+    def __contains__(self, method: object) -> bool:
+        return True
+
+
+_EVERY_METHOD = _EveryMethod()
+
+
+class _StopRetrying(Exception):
+    """Raised inside aiohttp-retry's loop to hand back the last response (deadline reached)."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__()
+        self.response = response
+
+
+class _Exchange(RetryOptionsBase):
+    """The state of one logical request across its attempts; also its aiohttp-retry options."""
+
+    # RetryOptionsBase.__init__ is skipped on purpose: it rebuilds sets we already hold.
+    def __init__(
+        self,
+        request: Request,
+        policy: RetryPolicy,
+        transport: Transport,
+        auth: Auth | None,
+        admission: Admission | None,
+        clock: Clock,
+    ) -> None:
+        self.attempts = policy.attempts
+        self.statuses = policy.retry_statuses
+        self.exceptions = RETRYABLE_EXCEPTIONS
+        self.methods = _EVERY_METHOD
+        self.retry_all_server_errors = False
+        # Only consulted for statuses outside `statuses`; True means "accept, do not retry".
+        self.evaluate_response_callback = (
+            self._accept if policy.respect_retry_after else None
+        )
+        self.request = request
+        self.policy = policy
+        self.transport = transport
+        self.auth = auth
+        self.admission = admission
+        self.clock = clock
+        self.deadline = (
+            None if policy.total_timeout is None else clock.monotonic() + policy.total_timeout
+        )
+        self.pending_wait = 0.0
+        self.made = 0  # attempts started
+
+    async def _accept(self, response: Response) -> bool:
+        return not self.policy.is_retryable_status(response.status, response.headers)
+
+    def _remaining(self) -> float | None:
+        if self.deadline is None:
+            return None
+        return self.deadline - self.clock.monotonic()
+
+    async def attempt(self) -> Response:
+        if self.pending_wait > 0:
+            await self.clock.sleep(self.pending_wait)
+            self.pending_wait = 0.0
+        remaining = self._remaining()
+        if remaining is not None and remaining <= 0:
+            raise DeadlineExceeded(self._deadline_message(), attempts=self.made)
+        if self.admission is not None:
+            try:
+                await self.admission.acquire(remaining)
+            except asyncio.TimeoutError as e:
+                raise DeadlineExceeded(
+                    f"{self._deadline_message()} while waiting for a client-side rate-limit slot",
+                    attempts=self.made,
+                ) from e
+            remaining = self._remaining()
+        request = self.request if self.auth is None else await self.auth(self.request)
+        self.made += 1
+        return await self.transport.send(request, remaining)
+
+    def get_timeout(self, attempt: int, response: Response | None = None) -> float:
+        status = None if response is None else response.status
+        headers = None if response is None else response.headers
+        wait, dictated = self.policy.wait(attempt, status, headers, self.clock.time())
+        if dictated and status == 429 and self.admission is not None:
+            self.admission.pause(wait)
+        remaining = self._remaining()
+        if remaining is not None and wait >= remaining:
+            if dictated:
+                if response is not None:
+                    response.release()
+                raise RetryAfterBeyondDeadline(
+                    f"The server answered {status} and asked to retry after {wait:g}s, which is "
+                    f"past the deadline of {self.policy.total_timeout:g}s (retry_timeout_seconds; "
+                    f"{max(remaining, 0.0):.3g}s left) after {self.made} attempt(s)",
+                    retry_after=wait,
+                    status=status or 0,
+                    attempts=self.made,
+                )
+            if response is not None:
+                raise _StopRetrying(response)
+            # Called from aiohttp-retry's `except` block: the transport error is the context.
+            raise DeadlineExceeded(self._deadline_message(), attempts=self.made) from (
+                sys.exc_info()[1]
+            )
+        if response is not None:
+            response.release()
+        self.pending_wait = wait
+        return 0.0
+
+    def _deadline_message(self) -> str:
+        return (
+            f"Retry deadline of {self.policy.total_timeout:g}s (retry_timeout_seconds) exceeded "
+            f"after {self.made} attempt(s)"
+        )
+
+
+class _AttemptSession:
+    """The "session" aiohttp-retry drives: each ``request`` call is one attempt of an exchange."""
+
+    __slots__ = ()
+
+    async def request(self, method: str, url: Any, **kwargs: Any) -> Response:
+        return await kwargs["trace_request_ctx"]["exchange"].attempt()
+
+    async def close(self) -> None:  # RetryClient.close() would close a real session: ours has none
+        return None
+
+
+# Stateless and loop-agnostic: one RetryClient serves every loop and thread.
+_retry_client = RetryClient(client_session=_AttemptSession(), logger=_logger)
+_default_transport = AiohttpTransport()
+
+
+async def send(
+    request: Request,
+    policy: RetryPolicy,
+    *,
+    transport: Transport | None = None,
+    auth: Auth | None = None,
+    admission: Admission | None = None,
+    raise_on_status: bool = False,
+    clock: Clock = SYSTEM_CLOCK,
+) -> Response:
+    """Send ``request`` with retries under ``policy``; one response or one error, never both.
+
+    With ``raise_on_status``, a retryable status that survives every attempt raises
+    ``RetriesExhausted``; otherwise that last response is returned.
+    """
+    exchange = _Exchange(
+        request, policy, transport or _default_transport, auth, admission, clock
+    )
+    params = RequestParams(
+        method=request.method,
+        url=request.url,
+        headers=None,
+        trace_request_ctx={"exchange": exchange},
+        kwargs={},
+    )
+    try:
+        response = await _retry_client.requests([params], retry_options=exchange)
+    except _StopRetrying as stop:
+        response = stop.response
+    if raise_on_status and policy.is_retryable_status(response.status, response.headers):
+        response.release()
+        raise RetriesExhausted(
+            f"too many {response.status} error responses",
+            status=response.status,
+            attempts=exchange.made,
+        )
+    return response

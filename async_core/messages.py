@@ -1,0 +1,128 @@
+"""The engine's request and response objects: plain, slotted, transport-neutral."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+
+class Request:
+    """One logical request. ``url`` is final (query included) and ``body`` is bytes, so a retry or a
+    signer sees exactly what goes on the wire. ``extensions`` carries transport-specific extras."""
+
+    __slots__ = (
+        "method",
+        "url",
+        "headers",
+        "body",
+        "timeout",
+        "ssl",
+        "allow_redirects",
+        "stream",
+        "proxy",
+        "extensions",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+        *,
+        timeout: float | None = None,
+        ssl: Any = True,
+        allow_redirects: bool = True,
+        stream: bool = False,
+        proxy: str | None = None,
+        extensions: dict[str, Any] | None = None,
+    ) -> None:
+        self.method = method.upper()
+        self.url = url
+        self.headers = headers if headers is not None else {}
+        self.body = body
+        self.timeout = timeout  # per attempt: connect and between-bytes read, like requests
+        self.ssl = ssl
+        self.allow_redirects = allow_redirects
+        self.stream = stream
+        self.proxy = proxy
+        self.extensions = extensions
+
+    def copy_with_headers(self, headers: dict[str, str], url: str | None = None) -> Request:
+        clone = Request.__new__(Request)
+        for name in Request.__slots__:
+            setattr(clone, name, getattr(self, name))
+        clone.headers = headers
+        if url is not None:
+            clone.url = url
+        return clone
+
+    def __repr__(self) -> str:
+        # Headers are left out on purpose: they carry credentials.
+        return f"<Request {self.method} {self.url}>"
+
+
+class Response:
+    """A response. Buffered (``content`` is bytes) unless the request streamed, in which case
+    ``aiter_chunks()`` reads the body and ``release()`` must be called (``close()`` aborts)."""
+
+    __slots__ = ("status", "reason", "headers", "url", "method", "content", "_raw")
+
+    def __init__(
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        content: bytes | None,
+        *,
+        reason: str | None = None,
+        url: str = "",
+        method: str = "GET",
+        raw: Any = None,
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.url = url
+        self.method = method
+        self.content = content
+        self._raw = raw
+
+    @property
+    def is_stream(self) -> bool:
+        return self._raw is not None
+
+    async def aiter_chunks(self, chunk_size: int = 65536) -> AsyncIterator[bytes]:
+        if self._raw is None:
+            if self.content:
+                yield self.content
+            return
+        try:
+            async for chunk in self._raw.content.iter_chunked(chunk_size):
+                yield chunk
+        finally:
+            self.release()
+
+    async def read_chunk(self, size: int = 65536) -> bytes:
+        """The next chunk of a streamed body, b"" at the end."""
+        if self._raw is None:
+            data, self.content = self.content or b"", b""
+            return data
+        data = await self._raw.content.read(size)
+        if not data:
+            self.release()
+        return data
+
+    def release(self) -> None:
+        """Give the connection back to the pool (the body, if unread, is discarded)."""
+        raw, self._raw = self._raw, None
+        if raw is not None:
+            raw.release()
+
+    def close(self) -> None:
+        """Drop the connection (used when a stream is abandoned midway)."""
+        raw, self._raw = self._raw, None
+        if raw is not None:
+            raw.close()
+
+    def __repr__(self) -> str:
+        return f"<Response [{self.status}] {self.method} {self.url}>"

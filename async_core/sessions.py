@@ -1,0 +1,104 @@
+"""One pooled aiohttp ``ClientSession`` per event loop, closed when that loop shuts down.
+
+A ``ClientSession`` belongs to the loop it was created on, so the pool is keyed on the running loop.
+Closing rides on ``loop.shutdown_asyncgens()`` (which ``asyncio.run`` and our runner both call):
+each session is paired with a parked async generator whose ``finally`` closes it, so user loops
+that come and go never leave an "Unclosed client session" behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import weakref
+from collections.abc import AsyncGenerator, Callable
+
+import aiohttp
+
+SessionFactory = Callable[[], aiohttp.ClientSession]
+
+# Seconds to let transports finish closing after session.close() (SSL needs a loop turn or two).
+_CLOSE_GRACE = 0.01
+
+
+def default_session_factory() -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(limit=100, limit_per_host=0, enable_cleanup_closed=False)
+    # trust_env stays off: aiohttp would then make two thread hops per request (netrc, proxy
+    # lookup). The transport resolves environment proxies itself, once per host.
+    return aiohttp.ClientSession(connector=connector, trust_env=False, auto_decompress=True)
+
+
+async def _close_on_loop_shutdown(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
+    try:
+        while True:
+            yield
+    finally:
+        if not session.closed:
+            await session.close()
+            await asyncio.sleep(_CLOSE_GRACE)
+
+
+class SessionPool:
+    """Hands out the current loop's session, creating it on first use."""
+
+    __slots__ = ("_factory", "_entries", "__weakref__")
+
+    def __init__(self, factory: SessionFactory = default_session_factory) -> None:
+        self._factory = factory
+        # loop -> (session, closer generator). Weak keys: a loop that is dropped without
+        # shutdown_asyncgens must not be kept alive by us.
+        self._entries: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def get(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        entry = self._entries.get(loop)
+        if entry is not None and not entry[0].closed:
+            return entry[0]
+        return self._create(loop)
+
+    def _create(self, loop: asyncio.AbstractEventLoop) -> aiohttp.ClientSession:
+        session = self._factory()
+        closer = _close_on_loop_shutdown(session)
+        # Run the generator to its first yield now: this registers it with the loop (firstiter
+        # hook), and the loop's weak set of generators needs our strong reference below.
+        try:
+            closer.asend(None).send(None)
+        except StopIteration:
+            pass
+        self._entries[loop] = (session, closer)
+        return session
+
+    async def aclose(self) -> None:
+        """Close the running loop's session now (for explicit cleanup)."""
+        entry = self._entries.pop(asyncio.get_running_loop(), None)
+        if entry is not None:
+            await entry[1].aclose()
+
+    def abandon(self) -> None:
+        """Forget every session without touching it (after fork: they belong to the parent)."""
+        _FORK_ORPHANS.append(list(self._entries.items()))
+        self._entries = weakref.WeakKeyDictionary()
+
+
+# Sessions inherited across fork() are kept referenced, never closed: closing them would act on
+# the parent's sockets and epoll set.
+_FORK_ORPHANS: list = []
+
+_pool = SessionPool()
+
+
+def get_session_pool() -> SessionPool:
+    return _pool
+
+
+def set_session_factory(factory: SessionFactory) -> None:
+    """Change how sessions are built (limits, connector options). Affects sessions made later."""
+    _pool._factory = factory
+
+
+def _after_fork_in_child() -> None:
+    _pool.abandon()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,20 @@
+"""The ``mlflow`` console script (``mlflow = "mlflow.cli:cli"``)."""
+
+from __future__ import annotations
+
+import click
+
+from mlflow.deployments.cli import commands as deployments
+from mlflow.version import VERSION
+
+
+@click.group()
+@click.version_option(version=VERSION, prog_name="mlflow")
+def cli():
+    """MLflow (asyncio-first slice): deployments and the AI gateway clients."""
+
+
+cli.add_command(deployments)
+
+if __name__ == "__main__":
+    cli()

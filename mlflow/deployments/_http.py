@@ -1,0 +1,146 @@
+"""Helpers shared by the built-in deployment clients: credentials, timeouts, streamed bodies."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import requests
+
+from mlflow.exceptions import MlflowException
+from mlflow.utils.rest_utils import augmented_raise_for_status
+
+# How a timeout of the transport shows up: as the cause of the MlflowException it raises.
+_TIMEOUT_TYPES: tuple[type[BaseException], ...] = (
+    TimeoutError,
+    asyncio.TimeoutError,
+    requests.exceptions.Timeout,
+)
+
+
+def default_host_creds(target_uri: str):
+    """Host credentials of an MLflow server, from ``MLFLOW_TRACKING_*`` (MLflow's resolution)."""
+    try:
+        from mlflow.utils.credentials import get_default_host_creds
+    except ImportError:
+        return _host_creds_from_env(target_uri)
+    return get_default_host_creds(target_uri)
+
+
+def _host_creds_from_env(target_uri: str):
+    from mlflow.environment_variables import (
+        MLFLOW_TRACKING_AUTH,
+        MLFLOW_TRACKING_AWS_SIGV4,
+        MLFLOW_TRACKING_CLIENT_CERT_PATH,
+        MLFLOW_TRACKING_INSECURE_TLS,
+        MLFLOW_TRACKING_PASSWORD,
+        MLFLOW_TRACKING_SERVER_CERT_PATH,
+        MLFLOW_TRACKING_TOKEN,
+        MLFLOW_TRACKING_USERNAME,
+    )
+    from mlflow.utils.rest_utils import MlflowHostCreds
+
+    return MlflowHostCreds(
+        host=target_uri,
+        username=MLFLOW_TRACKING_USERNAME.get(),
+        password=MLFLOW_TRACKING_PASSWORD.get(),
+        token=MLFLOW_TRACKING_TOKEN.get(),
+        aws_sigv4=MLFLOW_TRACKING_AWS_SIGV4.get(),
+        auth=MLFLOW_TRACKING_AUTH.get(),
+        ignore_tls_verification=MLFLOW_TRACKING_INSECURE_TLS.get(),
+        client_cert_path=MLFLOW_TRACKING_CLIENT_CERT_PATH.get(),
+        server_cert_path=MLFLOW_TRACKING_SERVER_CERT_PATH.get(),
+    )
+
+
+def is_timeout(exc: BaseException) -> bool:
+    """True if ``exc`` or anything in its cause/context chain is a timeout."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, _TIMEOUT_TYPES):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+async def read_body(response) -> bytes:
+    """Read the whole body of a streamed response (e.g. to report an error status)."""
+    reader = getattr(response, "aread", None)
+    if reader is not None:
+        return await reader()
+    return b"".join([chunk async for chunk in response.aiter_bytes()])
+
+
+async def raise_for_stream_status(response) -> None:
+    """Like ``augmented_raise_for_status`` for a response whose body has not been read yet."""
+    if response.status_code < 400:
+        return
+    try:
+        body = await read_body(response)
+    finally:
+        await response.aclose()
+    # Make the body visible to ``response.text`` so the raised error carries it.
+    response._content = body
+    response._content_consumed = True
+    augmented_raise_for_status(response)
+
+
+async def iter_lines(response) -> AsyncIterator[str]:
+    """The stripped, non-empty text lines of a streamed response body."""
+    async for raw in response.aiter_lines():
+        line = raw.decode("utf-8") if isinstance(raw, bytes | bytearray) else raw
+        line = line.strip()
+        if line:
+            yield line
+
+
+async def iter_sse_json(response) -> AsyncIterator[Any]:
+    """The JSON payloads of a server-sent-event stream, one per ``data:`` line.
+
+    Comments and the ``event``/``id``/``retry`` fields are skipped; a ``data: [DONE]`` line, or
+    the end of the body, ends the stream.
+    """
+    async for line in iter_lines(response):
+        if line.startswith(":"):
+            continue
+        field, _, value = line.partition(":")
+        if field != "data":
+            continue
+        value = value.strip()
+        if value == "[DONE]":
+            return
+        yield _parse_chunk(value, line)
+
+
+async def iter_strict_data_json(response) -> AsyncIterator[Any]:
+    """Databricks' streamed chunks: every line must be ``data: <json>``; ``[DONE]`` ends it."""
+    async for line in iter_lines(response):
+        splits = line.split(":", 1)
+        if len(splits) < 2:
+            raise MlflowException(
+                f"Unknown response format: '{line}', "
+                "expected 'data: <value>' for streaming response."
+            )
+        key, value = splits
+        if key != "data":
+            raise MlflowException(
+                f"Unknown response format with key '{key}'. "
+                f"Expected 'data: <value>' for streaming response, got '{line}'."
+            )
+        value = value.strip()
+        if value == "[DONE]":
+            return
+        yield _parse_chunk(value, line)
+
+
+def _parse_chunk(value: str, line: str) -> Any:
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as e:
+        raise MlflowException(
+            f"Invalid JSON in the streamed response line '{line[:200]}': {e}"
+        ) from e

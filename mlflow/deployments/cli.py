@@ -1,0 +1,347 @@
+"""``mlflow deployments ...``: the deployments API from the command line, with JSON output."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from inspect import signature
+from typing import Any
+
+import click
+
+from mlflow.deployments import interface
+from mlflow.deployments.utils import get_deployments_target
+
+
+def _user_args_to_dict(user_list: tuple[str, ...]) -> dict[str, str]:
+    """``("a=1", "b=x=y")`` -> ``{"a": "1", "b": "x=y"}``; values stay strings, as in MLflow."""
+    user_dict: dict[str, str] = {}
+    for item in user_list:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadOptionUsage(
+                "config",
+                f"Invalid config option {item!r}: config options must be a pair and should be "
+                "provided as ``-C key=value`` or ``--config key=value``",
+            )
+        if name in user_dict:
+            raise click.ClickException(f"Repeated parameter: '{name}'")
+        user_dict[name] = value
+    return user_dict
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "model_dump"):  # pydantic models such as Endpoint
+        return value.model_dump(mode="json")
+    if hasattr(value, "to_dict") and callable(value.to_dict):
+        return value.to_dict()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    return str(value)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, indent=2, default=_jsonable)
+
+
+def _echo_json(value: Any, output_path: str | None = None) -> None:
+    text = _dumps(value)
+    if output_path:
+        with open(output_path, "w") as f:
+            f.write(text + "\n")
+    else:
+        click.echo(text)
+
+
+def _one_line(exc: BaseException) -> str:
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return " ".join(str(message).split())
+
+
+def _cli_errors(func):
+    """Turn any failure into ``Error: <one line>`` on stderr and exit status 1, no traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except click.ClickException:
+            raise
+        except NotImplementedError as e:
+            detail = f": {e}" if str(e) else ""
+            raise click.ClickException(
+                f"This operation is not supported by the deployment target{detail}"
+            ) from e
+        except Exception as e:
+            raise click.ClickException(f"{type(e).__name__}: {_one_line(e)}") from e
+
+    return wrapper
+
+
+def _client(target: str | None):
+    # -t is optional: MLFLOW_DEPLOYMENTS_TARGET (or set_deployments_target) is the default.
+    return interface.get_deploy_client(target or get_deployments_target())
+
+
+def _accepts(method, parameter: str) -> bool:
+    try:
+        return parameter in signature(method).parameters
+    except (TypeError, ValueError):
+        return True
+
+
+def _endpoint_kwargs(method, endpoint: str | None) -> dict[str, Any]:
+    # Plugins written for older MLflow versions lack the ``endpoint`` parameter.
+    return {"endpoint": endpoint} if _accepts(method, "endpoint") else {}
+
+
+def _read_json_input(input_path: str) -> Any:
+    try:
+        if input_path == "-":
+            return json.load(sys.stdin)
+        with open(input_path) as f:
+            return json.load(f)
+    except OSError as e:
+        raise click.ClickException(f"Cannot read the input file {input_path!r}: {e}") from e
+    except json.JSONDecodeError as e:
+        raise click.ClickException(f"The input file {input_path!r} is not valid JSON: {e}") from e
+
+
+_TARGET_HELP = (
+    "Deployment target URI, e.g. http://127.0.0.1:5000 (an MLflow AI gateway), databricks, "
+    "databricks://<profile>, openai or a plugin's target. Defaults to MLFLOW_DEPLOYMENTS_TARGET. "
+    "Run `mlflow deployments help -t <target>` for target-specific details."
+)
+
+target_details = click.option("--target", "-t", default=None, help=_TARGET_HELP)
+deployment_name = click.option("--name", "name", required=True, help="Name of the deployment")
+parse_custom_arguments = click.option(
+    "--config",
+    "-C",
+    metavar="NAME=VALUE",
+    multiple=True,
+    help="Extra target-specific config, of the form -C name=value (repeatable).",
+)
+parse_input = click.option(
+    "--input-path", "-I", required=True, help="Path to the input JSON file ('-' for stdin)."
+)
+parse_output = click.option(
+    "--output-path", "-O", help="File to write the JSON result to (default: stdout)."
+)
+required_endpoint_param = click.option("--endpoint", required=True, help="Name of the endpoint")
+optional_endpoint_param = click.option("--endpoint", help="Name of the endpoint")
+flavor_option = click.option(
+    "--flavor", "-f", help="Which flavor to be deployed. Inferred if it's not given."
+)
+
+
+@click.group(
+    "deployments",
+    help="""
+    Manage deployments and query endpoints of a deployment target: an MLflow AI gateway
+    (http/https URI), Databricks model serving (databricks), OpenAI (openai) or a plugin's target.
+    Results are printed as JSON. Run `mlflow deployments help -t <target>` for target details.
+    """,
+)
+def commands():
+    pass
+
+
+@commands.command("create")
+@optional_endpoint_param
+@parse_custom_arguments
+@deployment_name
+@target_details
+@click.option("--model-uri", "-m", required=True, metavar="URI", help="URI of the model")
+@flavor_option
+@_cli_errors
+def create_deployment(flavor, model_uri, target, name, config, endpoint):
+    """Deploy the model at ``--model-uri`` to the target."""
+    client = _client(target)
+    method = client.create_deployment
+    deployment = method(
+        name,
+        model_uri,
+        flavor,
+        config=_user_args_to_dict(config),
+        **_endpoint_kwargs(method, endpoint),
+    )
+    _echo_json(deployment)
+
+
+@commands.command("update")
+@optional_endpoint_param
+@parse_custom_arguments
+@deployment_name
+@target_details
+@click.option("--model-uri", "-m", default=None, metavar="URI", help="URI of the new model")
+@flavor_option
+@_cli_errors
+def update_deployment(flavor, model_uri, target, name, config, endpoint):
+    """Update the deployment ``--name`` (model URI, flavor and/or config)."""
+    client = _client(target)
+    method = client.update_deployment
+    result = method(
+        name,
+        model_uri=model_uri,
+        flavor=flavor,
+        config=_user_args_to_dict(config),
+        **_endpoint_kwargs(method, endpoint),
+    )
+    _echo_json(result)
+
+
+@commands.command("delete")
+@optional_endpoint_param
+@parse_custom_arguments
+@deployment_name
+@target_details
+@_cli_errors
+def delete_deployment(target, name, config, endpoint):
+    """Delete the deployment ``--name``."""
+    client = _client(target)
+    method = client.delete_deployment
+    kwargs = _endpoint_kwargs(method, endpoint)
+    if _accepts(method, "config"):
+        kwargs["config"] = _user_args_to_dict(config)
+    method(name, **kwargs)
+    _echo_json({"name": name, "deleted": True})
+
+
+@commands.command("list")
+@optional_endpoint_param
+@target_details
+@_cli_errors
+def list_deployment(target, endpoint):
+    """List the deployments of the target."""
+    client = _client(target)
+    method = client.list_deployments
+    _echo_json(method(**_endpoint_kwargs(method, endpoint)))
+
+
+@commands.command("get")
+@optional_endpoint_param
+@deployment_name
+@target_details
+@_cli_errors
+def get_deployment(target, name, endpoint):
+    """Describe the deployment ``--name``."""
+    client = _client(target)
+    method = client.get_deployment
+    _echo_json(method(name, **_endpoint_kwargs(method, endpoint)))
+
+
+@commands.command("help")
+@target_details
+@_cli_errors
+def target_help(target):
+    """Show the target's help: its URI format and config options."""
+    click.echo(interface._target_help(target or get_deployments_target()))
+
+
+@commands.command("run-local")
+@parse_custom_arguments
+@deployment_name
+@target_details
+@click.option("--model-uri", "-m", required=True, metavar="URI", help="URI of the model")
+@flavor_option
+@_cli_errors
+def run_local(flavor, model_uri, target, name, config):
+    """Deploy the model locally, for testing."""
+    interface.run_local(
+        target or get_deployments_target(), name, model_uri, flavor, _user_args_to_dict(config)
+    )
+
+
+def _check_name_or_endpoint(name, endpoint) -> None:
+    if (name, endpoint).count(None) != 1:
+        raise click.UsageError("Must specify exactly one of --name or --endpoint.")
+
+
+@commands.command("predict")
+@click.option("--name", "name", help="Name of the deployment (or use --endpoint).")
+@click.option("--endpoint", help="Name of the endpoint (or use --name).")
+@target_details
+@parse_input
+@parse_output
+@_cli_errors
+def predict(target, name, input_path, output_path, endpoint):
+    """Query a deployment or an endpoint with the JSON input of ``-I``; print the JSON result."""
+    _check_name_or_endpoint(name, endpoint)
+    inputs = _read_json_input(input_path)
+    client = _client(target)
+    method = client.predict
+    if _accepts(method, "endpoint"):
+        result = method(name, inputs, endpoint=endpoint)
+    else:
+        result = method(name, inputs)
+    _echo_json(result, output_path)
+
+
+@commands.command("explain")
+@click.option("--name", "name", help="Name of the deployment (or use --endpoint).")
+@click.option("--endpoint", help="Name of the endpoint (or use --name).")
+@target_details
+@parse_input
+@parse_output
+@_cli_errors
+def explain(target, name, input_path, output_path, endpoint):
+    """Explain the predictions of a deployment on the JSON input of ``-I``."""
+    _check_name_or_endpoint(name, endpoint)
+    inputs = _read_json_input(input_path)
+    client = _client(target)
+    method = client.explain
+    if _accepts(method, "endpoint"):
+        result = method(name, inputs, endpoint=endpoint)
+    else:
+        result = method(name, inputs)
+    _echo_json(result, output_path)
+
+
+@commands.command("create-endpoint")
+@parse_custom_arguments
+@required_endpoint_param
+@target_details
+@_cli_errors
+def create_endpoint(target, endpoint, config):
+    """Create the endpoint ``--endpoint``."""
+    _echo_json(_client(target).create_endpoint(endpoint, config=_user_args_to_dict(config)))
+
+
+@commands.command("update-endpoint")
+@parse_custom_arguments
+@required_endpoint_param
+@target_details
+@_cli_errors
+def update_endpoint(target, endpoint, config):
+    """Update the endpoint ``--endpoint``."""
+    result = _client(target).update_endpoint(endpoint, config=_user_args_to_dict(config))
+    _echo_json(result if result is not None else {"name": endpoint, "updated": True})
+
+
+@commands.command("delete-endpoint")
+@required_endpoint_param
+@target_details
+@_cli_errors
+def delete_endpoint(target, endpoint):
+    """Delete the endpoint ``--endpoint``."""
+    _client(target).delete_endpoint(endpoint)
+    _echo_json({"name": endpoint, "deleted": True})
+
+
+@commands.command("list-endpoints")
+@target_details
+@_cli_errors
+def list_endpoints(target):
+    """List the endpoints of the target."""
+    _echo_json(_client(target).list_endpoints())
+
+
+@commands.command("get-endpoint")
+@required_endpoint_param
+@target_details
+@_cli_errors
+def get_endpoint(target, endpoint):
+    """Describe the endpoint ``--endpoint``."""
+    _echo_json(_client(target).get_endpoint(endpoint))

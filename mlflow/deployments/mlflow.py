@@ -1,0 +1,347 @@
+"""``MlflowDeploymentClient``: the ``http``/``https`` target, i.e. an MLflow AI gateway."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from async_core import iter_sync, run_sync
+from mlflow.deployments._http import (
+    default_host_creds,
+    is_timeout,
+    iter_sse_json,
+    raise_for_stream_status,
+)
+from mlflow.deployments.base import BaseDeploymentClient
+from mlflow.deployments.constants import (
+    MLFLOW_DEPLOYMENT_CLIENT_REQUEST_RETRY_CODES,
+    MLFLOW_DEPLOYMENTS_CRUD_ENDPOINT_BASE,
+    MLFLOW_DEPLOYMENTS_ENDPOINTS_BASE,
+    MLFLOW_DEPLOYMENTS_QUERY_SUFFIX,
+)
+from mlflow.deployments.utils import PagedList, join_paths, resolve_endpoint_url
+from mlflow.environment_variables import (
+    MLFLOW_DEPLOYMENT_CLIENT_HTTP_REQUEST_TIMEOUT,
+    MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT,
+)
+from mlflow.exceptions import BAD_REQUEST, MlflowException
+from mlflow.utils.rest_utils import ahttp_request, augmented_raise_for_status
+
+if TYPE_CHECKING:
+    from mlflow.deployments.server.config import Endpoint
+
+# A server that keeps handing out new page tokens would make list_endpoints loop forever.
+_MAX_PAGES = 10_000
+
+
+def _predict_timeout_error(timeout: int | None) -> MlflowException:
+    return MlflowException(
+        message=(
+            "The provider has timed out while generating a response to your query. Please "
+            "evaluate the available parameters for the query that you are submitting. Some "
+            "parameter values and inputs can increase the computation time beyond the allowable "
+            f"route timeout of {MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT} seconds. (The timeout in force "
+            f"was {timeout} seconds: set {MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT} to raise it.)"
+        ),
+        error_code=BAD_REQUEST,
+    )
+
+
+def _endpoint_name(endpoint: Any) -> str:
+    if not isinstance(endpoint, str) or not endpoint:
+        raise MlflowException.invalid_parameter_value(
+            f"Invalid endpoint {endpoint!r}: pass the name of an endpoint of the gateway, e.g. "
+            "predict(endpoint='chat', inputs={...}). list_endpoints() shows the names."
+        )
+    return endpoint
+
+
+def _query_route(endpoint: str) -> str:
+    return join_paths(
+        MLFLOW_DEPLOYMENTS_ENDPOINTS_BASE,
+        quote(_endpoint_name(endpoint), safe=""),
+        MLFLOW_DEPLOYMENTS_QUERY_SUFFIX,
+    )
+
+
+class MlflowDeploymentClient(BaseDeploymentClient):
+    """
+    Client for an MLflow AI gateway (``mlflow gateway start --config-path config.yaml``).
+
+    Every method has an awaitable twin (``aget_endpoint``, ``alist_endpoints``, ``apredict``,
+    ``apredict_stream``); the blocking methods run the same code on a background event loop.
+
+    .. code-block:: python
+
+        from mlflow.deployments import get_deploy_client
+
+        client = get_deploy_client("http://localhost:5000")
+        endpoints = client.list_endpoints()
+        response = client.predict(endpoint="chat", inputs={"messages": [...]})
+        for chunk in client.predict_stream(endpoint="chat", inputs={"messages": [...]}):
+            print(chunk["choices"][0]["delta"])
+    """
+
+    # --- not supported by a gateway: its endpoints come from its configuration file ------------
+    def create_deployment(self, name, model_uri, flavor=None, config=None, endpoint=None):
+        """Not implemented for `MlflowDeploymentClient`."""
+        raise NotImplementedError
+
+    def update_deployment(self, name, model_uri=None, flavor=None, config=None, endpoint=None):
+        """Not implemented for `MlflowDeploymentClient`."""
+        raise NotImplementedError
+
+    def delete_deployment(self, name, config=None, endpoint=None):
+        """Not implemented for `MlflowDeploymentClient`."""
+        raise NotImplementedError
+
+    def list_deployments(self, endpoint=None):
+        """Not implemented for `MlflowDeploymentClient`."""
+        raise NotImplementedError
+
+    def get_deployment(self, name, endpoint=None):
+        """Not implemented for `MlflowDeploymentClient`."""
+        raise NotImplementedError
+
+    def create_endpoint(self, name, config=None):
+        """Not implemented for `MlflowDeploymentClient`."""
+        raise NotImplementedError
+
+    def update_endpoint(self, endpoint, config=None):
+        """Not implemented for `MlflowDeploymentClient`."""
+        raise NotImplementedError
+
+    def delete_endpoint(self, endpoint):
+        """Not implemented for `MlflowDeploymentClient`."""
+        raise NotImplementedError
+
+    async def acreate_deployment(self, name, model_uri, flavor=None, config=None, endpoint=None):
+        raise NotImplementedError
+
+    async def aupdate_deployment(
+        self, name, model_uri=None, flavor=None, config=None, endpoint=None
+    ):
+        raise NotImplementedError
+
+    async def adelete_deployment(self, name, config=None, endpoint=None):
+        raise NotImplementedError
+
+    async def alist_deployments(self, endpoint=None):
+        raise NotImplementedError
+
+    async def aget_deployment(self, name, endpoint=None):
+        raise NotImplementedError
+
+    async def acreate_endpoint(self, name, config=None):
+        raise NotImplementedError
+
+    async def aupdate_endpoint(self, endpoint, config=None):
+        raise NotImplementedError
+
+    async def adelete_endpoint(self, endpoint):
+        raise NotImplementedError
+
+    # --- transport ---------------------------------------------------------------------------
+    async def _acall_endpoint(
+        self,
+        method: str,
+        route: str,
+        json_body: dict[str, Any] | None = None,
+        timeout: int | None = None,
+    ) -> Any:
+        """One management or predict call; ``timeout`` overrides the management default."""
+        call_kwargs: dict[str, Any] = {}
+        if method.lower() == "get":
+            call_kwargs["params"] = json_body
+        else:
+            call_kwargs["json"] = json_body
+        response = await ahttp_request(
+            host_creds=default_host_creds(self.target_uri),
+            endpoint=route,
+            method=method,
+            timeout=MLFLOW_DEPLOYMENT_CLIENT_HTTP_REQUEST_TIMEOUT.get()
+            if timeout is None
+            else timeout,
+            retry_codes=MLFLOW_DEPLOYMENT_CLIENT_REQUEST_RETRY_CODES,
+            raise_on_status=False,
+            **call_kwargs,
+        )
+        augmented_raise_for_status(response)
+        return response.json()
+
+    def _call_endpoint(
+        self,
+        method: str,
+        route: str,
+        json_body: dict[str, Any] | None = None,
+        timeout: int | None = None,
+    ) -> Any:
+        """Blocking :meth:`_acall_endpoint`."""
+        return run_sync(self._acall_endpoint(method, route, json_body, timeout))
+
+    async def _asend_predict(
+        self, endpoint: str, body: dict[str, Any] | None, *, stream: bool = False
+    ):
+        """POST one query to ``/endpoints/<endpoint>/invocations`` and return the response.
+
+        Every predict and stream request goes through here: this is where client-side
+        throttling (keyed on the endpoint's advertised ``limit``) plugs in.
+        """
+        timeout = MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT.get()
+        try:
+            response = await ahttp_request(
+                host_creds=default_host_creds(self.target_uri),
+                endpoint=_query_route(endpoint),
+                method="POST",
+                timeout=timeout,
+                retry_codes=MLFLOW_DEPLOYMENT_CLIENT_REQUEST_RETRY_CODES,
+                raise_on_status=False,
+                json=body,
+                stream=stream,
+            )
+        except MlflowException as e:
+            if is_timeout(e):
+                raise _predict_timeout_error(timeout) from e
+            raise
+        if stream:
+            await raise_for_stream_status(response)
+        else:
+            augmented_raise_for_status(response)
+        return response
+
+    # --- endpoints -----------------------------------------------------------------------------
+    def _to_endpoint(self, payload: dict[str, Any]) -> Endpoint:
+        # Delayed import: the configuration models are only needed once a response arrives.
+        from mlflow.deployments.server.config import Endpoint
+
+        return Endpoint(
+            **{
+                **payload,
+                "endpoint_url": resolve_endpoint_url(self.target_uri, payload["endpoint_url"]),
+            }
+        )
+
+    async def aget_endpoint(self, endpoint) -> Endpoint:
+        """Awaitable :meth:`get_endpoint`."""
+        name = quote(_endpoint_name(endpoint), safe="")
+        route = join_paths(MLFLOW_DEPLOYMENTS_CRUD_ENDPOINT_BASE, name)
+        return self._to_endpoint(await self._acall_endpoint("GET", route))
+
+    def get_endpoint(self, endpoint) -> Endpoint:
+        """
+        Get one endpoint of the gateway (GET ``/api/2.0/endpoints/<endpoint>``).
+
+        Args:
+            endpoint: The name of the endpoint.
+
+        Returns:
+            An ``Endpoint`` whose ``endpoint_url`` is an absolute URL.
+        """
+        return run_sync(self.aget_endpoint(endpoint))
+
+    async def _alist_endpoints(self, page_token: str | None = None) -> PagedList[Endpoint]:
+        params = None if page_token is None else {"page_token": page_token}
+        response = await self._acall_endpoint(
+            "GET", MLFLOW_DEPLOYMENTS_CRUD_ENDPOINT_BASE, json_body=params
+        )
+        endpoints = [self._to_endpoint(e) for e in response.get("endpoints", [])]
+        return PagedList(endpoints, response.get("next_page_token"))
+
+    def _list_endpoints(self, page_token: str | None = None) -> PagedList[Endpoint]:
+        """Blocking :meth:`_alist_endpoints`: one page of endpoints."""
+        return run_sync(self._alist_endpoints(page_token))
+
+    async def alist_endpoints(self) -> list[Endpoint]:
+        """Awaitable :meth:`list_endpoints`."""
+        endpoints: list[Endpoint] = []
+        seen: set[str] = set()
+        token: str | None = None
+        for _ in range(_MAX_PAGES):
+            page = await self._alist_endpoints(token)
+            endpoints.extend(page)
+            token = page.token
+            if token is None:
+                return endpoints
+            if token in seen:
+                raise MlflowException(
+                    f"The gateway at {self.target_uri} returned the page token {token!r} twice "
+                    "while listing endpoints; stopping to avoid an endless loop."
+                )
+            seen.add(token)
+        raise MlflowException(f"Listing endpoints took more than {_MAX_PAGES} pages; stopping.")
+
+    def list_endpoints(self) -> list[Endpoint]:
+        """
+        List all endpoints of the gateway (GET ``/api/2.0/endpoints/``), following
+        ``next_page_token`` across pages.
+
+        Returns:
+            A list of ``Endpoint`` objects with absolute ``endpoint_url``.
+        """
+        return run_sync(self.alist_endpoints())
+
+    # --- queries -------------------------------------------------------------------------------
+    async def apredict(self, deployment_name=None, inputs=None, endpoint=None) -> dict[str, Any]:
+        """Awaitable :meth:`predict`."""
+        response = await self._asend_predict(endpoint, inputs)
+        return response.json()
+
+    def predict(self, deployment_name=None, inputs=None, endpoint=None) -> dict[str, Any]:
+        """
+        Query an endpoint (POST ``/endpoints/<endpoint>/invocations``).
+
+        Args:
+            deployment_name: Unused.
+            inputs: The query, e.g. ``{"messages": [...]}`` for chat, ``{"prompt": ...}`` for
+                completions, ``{"input": [...]}`` for embeddings, plus any provider parameter.
+            endpoint: The name of the endpoint.
+
+        Returns:
+            The endpoint's JSON response as a dict.
+        """
+        return run_sync(self.apredict(deployment_name, inputs, endpoint))
+
+    async def apredict_stream(
+        self, deployment_name=None, inputs=None, endpoint=None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Async iterator over the chunks of a streamed query (see :meth:`predict_stream`)."""
+        body = {**(inputs or {}), "stream": True}
+        response = await self._asend_predict(endpoint, body, stream=True)
+        try:
+            async for chunk in iter_sse_json(response):
+                yield chunk
+        except Exception as e:
+            if is_timeout(e):
+                raise _predict_timeout_error(MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT.get()) from e
+            raise
+        finally:
+            await response.aclose()
+
+    def predict_stream(self, deployment_name=None, inputs=None, endpoint=None) -> Iterator[dict]:
+        """
+        Query an endpoint with ``"stream": true`` and iterate over the server-sent chunks.
+
+        Args:
+            deployment_name: Unused.
+            inputs: The query (chat or completions).
+            endpoint: The name of the endpoint.
+
+        Returns:
+            An iterator of dicts, one per chunk (``{"choices": [{"delta": ...}], ...}``).
+        """
+        return iter_sync(self.apredict_stream(deployment_name, inputs, endpoint))
+
+
+def run_local(name, model_uri, flavor=None, config=None):
+    pass
+
+
+def target_help():
+    return (
+        "Target URI: the base URL of an MLflow AI gateway, e.g. http://127.0.0.1:5000 or "
+        "https://gateway.example.com. Credentials come from MLFLOW_TRACKING_USERNAME / "
+        "MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN. Timeouts: "
+        "MLFLOW_DEPLOYMENT_CLIENT_HTTP_REQUEST_TIMEOUT (management calls) and "
+        "MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT (queries)."
+    )

@@ -1,0 +1,272 @@
+"""Helpers of the gateway configuration: name rules, API-key resolution, name and traffic-route
+checks, and readable validation errors. Pure functions, no network."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from mlflow.environment_variables import (
+    MLFLOW_GATEWAY_RESOLVE_API_KEY_FROM_ENV,
+    MLFLOW_GATEWAY_RESOLVE_API_KEY_FROM_FILE,
+)
+from mlflow.exceptions import MlflowException
+
+_logger = logging.getLogger(__name__)
+
+# ASCII only: names become URL path segments.
+_ENDPOINT_NAME = re.compile(r"[a-zA-Z0-9_\-\.]+")
+# A location part that may hold a credential: its input is never echoed in an error.
+_SECRET_LOCATION = re.compile(r"key|token|secret|password|credential|auth", re.IGNORECASE)
+_MAX_ECHOED_INPUT = 80
+
+
+def is_valid_endpoint_name(name: str) -> bool:
+    """Whether ``name`` holds only ASCII letters, digits, ``_``, ``-`` and ``.`` (and is not
+    empty), so it is safe as a URL path segment."""
+    return isinstance(name, str) and _ENDPOINT_NAME.fullmatch(name) is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# API keys
+
+
+def _flag_enabled(flag: Any) -> bool:
+    try:
+        return bool(flag.get())
+    except ValueError as e:
+        # Not a ValueError any more: pydantic would otherwise fold it into a validation error.
+        raise MlflowException.invalid_parameter_value(str(e)) from e
+
+
+def resolve_api_key(api_key_input: Any) -> str:
+    """Resolve a configured API key.
+
+    - ``"$NAME"``: the value of environment variable ``NAME`` when
+      ``MLFLOW_GATEWAY_RESOLVE_API_KEY_FROM_ENV`` is enabled; an unset (or empty) variable is an
+      error. When the switch is off the string is used as it is.
+    - a path to an existing file: the file's text without its trailing newline, when
+      ``MLFLOW_GATEWAY_RESOLVE_API_KEY_FROM_FILE`` is enabled.
+    - anything else: the key itself.
+
+    Errors name the variable or the path, never a key.
+    """
+    if not isinstance(api_key_input, str):
+        raise MlflowException.invalid_parameter_value(
+            "The api key provided is not a string. Please provide either an environment "
+            "variable key, a path to a file containing the api key, or the api key itself"
+        )
+
+    if api_key_input.startswith("$"):
+        env_var_name = api_key_input[1:]
+        if _flag_enabled(MLFLOW_GATEWAY_RESOLVE_API_KEY_FROM_ENV):
+            if value := os.getenv(env_var_name):
+                return value
+            raise MlflowException.invalid_parameter_value(
+                f"Environment variable {env_var_name!r} is not set. Export it with the API key, "
+                f"or put the key itself in the gateway configuration."
+            )
+        # The value is not named: with resolution off it may be a literal key.
+        _logger.warning(
+            "An API key starts with '$' but %s is disabled: the value is used as the key itself.",
+            MLFLOW_GATEWAY_RESOLVE_API_KEY_FROM_ENV.name,
+        )
+        return api_key_input
+
+    if _flag_enabled(MLFLOW_GATEWAY_RESOLVE_API_KEY_FROM_FILE):
+        path = Path(api_key_input)
+        try:
+            is_file = path.is_file()
+        except (OSError, ValueError):
+            # Too long for a file name, or holds a NUL byte: it is a key, not a path.
+            is_file = False
+        if is_file:
+            try:
+                # A trailing newline would make an invalid HTTP header value.
+                return path.read_text(encoding="utf-8").rstrip("\r\n")
+            except (OSError, UnicodeDecodeError) as e:
+                reason = e.strerror if isinstance(e, OSError) else "it is not UTF-8 text"
+                raise MlflowException.invalid_parameter_value(
+                    f"Failed to read the API key from file '{api_key_input}': {reason}."
+                ) from e
+
+    return api_key_input
+
+
+# MLflow's name for it.
+_resolve_api_key_from_input = resolve_api_key
+
+
+# ---------------------------------------------------------------------------------------------
+# Names and traffic routes
+
+
+def _duplicates(names: Iterable[str]) -> list[str]:
+    seen: set[str] = set()
+    duplicates: list[str] = []
+    for name in names:
+        if name in seen and name not in duplicates:
+            duplicates.append(name)
+        seen.add(name)
+    return duplicates
+
+
+def check_duplicate_names(names: Iterable[Any]) -> None:
+    """Reject a name used twice across endpoints and traffic routes."""
+    if duplicates := _duplicates(n for n in names if isinstance(n, str)):
+        listed = ", ".join(repr(n) for n in duplicates)
+        raise MlflowException.invalid_parameter_value(
+            "Duplicate names found in endpoint / route configurations. "
+            "Please remove the duplicate endpoint / route name "
+            "from the configuration to ensure that endpoints / routes are created properly. "
+            f"Duplicated: {listed}."
+        )
+
+
+def validate_traffic_routes(
+    endpoint_types: Mapping[str, str],
+    routes: Iterable[tuple[str, str, Sequence[tuple[str, int]]]],
+) -> None:
+    """Check each traffic route ``(name, task_type, [(destination, percentage), ...])``:
+    destinations are endpoints of the route's type, each percentage lies in [0, 100] and the
+    percentages sum to 100."""
+    for route_name, task_type, destinations in routes:
+        total = 0
+        for dest_name, percentage in destinations:
+            if dest_name not in endpoint_types:
+                raise MlflowException.invalid_parameter_value(
+                    f"The route destination name must be a endpoint name, "
+                    f"but the route '{route_name}' has an invalid destination name "
+                    f"'{dest_name}'."
+                )
+            if endpoint_types[dest_name] != task_type:
+                raise MlflowException.invalid_parameter_value(
+                    f"The route destination endpoint types in the route '{route_name}' must have "
+                    f"endpoint type '{task_type}' but got endpoint type "
+                    f"'{endpoint_types[dest_name]}'."
+                )
+            if not 0 <= percentage <= 100:
+                raise MlflowException.invalid_parameter_value(
+                    "The route destination traffic percentage must between 0 and 100: the route "
+                    f"'{route_name}' gives destination '{dest_name}' {percentage}."
+                )
+            total += percentage
+        if total != 100:
+            raise MlflowException.invalid_parameter_value(
+                "For each route configuration, the traffic percentage sum of destinations "
+                f"must be 100, but got invalid configuration of route '{route_name}' "
+                f"(the percentages sum to {total})."
+            )
+
+
+def _entries(config: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    value = config.get(key)
+    if not isinstance(value, list):
+        return []
+    return [entry for entry in value if isinstance(entry, Mapping)]
+
+
+def check_configuration_route_name_collisions(config: Mapping[str, Any]) -> None:
+    """MLflow's check of a raw configuration mapping: unique names across ``endpoints`` and
+    ``routes``, and consistent traffic routes. Malformed entries are skipped here; model
+    validation reports them."""
+    if not isinstance(config, Mapping):
+        return
+    endpoints = _entries(config, "endpoints")
+    routes = _entries(config, "routes")
+    check_duplicate_names([e.get("name") for e in endpoints] + [r.get("name") for r in routes])
+
+    endpoint_types = {
+        e["name"]: e.get("endpoint_type", e.get("route_type"))
+        for e in endpoints
+        if isinstance(e.get("name"), str)
+    }
+    well_formed = []
+    for route in routes:
+        destinations = route.get("destinations")
+        if not isinstance(destinations, list):
+            continue
+        pairs = [
+            (d.get("name"), d.get("traffic_percentage"))
+            for d in destinations
+            if isinstance(d, Mapping)
+        ]
+        if all(isinstance(n, str) and type(p) is int for n, p in pairs):
+            well_formed.append((route.get("name"), route.get("task_type"), pairs))
+    validate_traffic_routes(endpoint_types, well_formed)
+
+
+def check_configuration_deprecated_fields(config: Mapping[str, Any]) -> None:
+    """Warn (FutureWarning) about the pre-``endpoint_type`` key ``route_type``."""
+    if not isinstance(config, Mapping):
+        return
+    for endpoint in _entries(config, "endpoints"):
+        if "route_type" in endpoint:
+            warnings.warn(
+                "The 'route_type' configuration key has been deprecated and will be removed in "
+                "an upcoming release. Use 'endpoint_type' instead.",
+                FutureWarning,
+                stacklevel=3,
+            )
+            return
+
+
+# ---------------------------------------------------------------------------------------------
+# Readable validation errors
+
+
+def _describe_location(loc: tuple[Any, ...], data: Any) -> str:
+    parts: list[str] = []
+    node = data
+    for part in loc:
+        if isinstance(part, int):
+            label = f"[{part}]"
+            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+            if isinstance(node, Mapping) and isinstance(node.get("name"), str):
+                label += f" (name={node['name']!r})"
+            parts.append(label)
+        else:
+            node = node.get(part) if isinstance(node, Mapping) else None
+            parts.append(("." if parts else "") + str(part))
+    return "".join(parts) or "(top level)"
+
+
+def _echoable(loc: tuple[Any, ...], value: Any) -> bool:
+    if any(isinstance(p, str) and _SECRET_LOCATION.search(p) for p in loc):
+        return False
+    if isinstance(value, str):
+        return len(value) <= _MAX_ECHOED_INPUT
+    return value is None or isinstance(value, (bool, int, float))
+
+
+def format_validation_error(error: ValidationError, data: Any = None) -> str:
+    """One readable text for a pydantic ``ValidationError``: one line per problem, with the
+    location (entries named where ``data`` names them) and the offending value unless the value
+    is long, structured or sits under a credential-like key."""
+    problems = error.errors(include_url=False)
+    lines = [f"{len(problems)} validation error{'s' if len(problems) != 1 else ''}:"]
+    for problem in problems:
+        loc = tuple(problem.get("loc", ()))
+        text = f"  {_describe_location(loc, data)}: {problem.get('msg', 'invalid value')}"
+        if "input" in problem and problem["type"] != "missing" and _echoable(loc, problem["input"]):
+            text += f" (got {problem['input']!r})"
+        lines.append(text)
+    return "\n".join(lines)
+
+
+__all__ = [
+    "check_configuration_deprecated_fields",
+    "check_configuration_route_name_collisions",
+    "check_duplicate_names",
+    "format_validation_error",
+    "is_valid_endpoint_name",
+    "resolve_api_key",
+    "validate_traffic_routes",
+]
