@@ -11,7 +11,8 @@ from functools import lru_cache
 
 UNIT_SECONDS: dict[str, int] = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
-_PERIOD = re.compile(r"^\s*(?:(\d+)\s*)?(second|minute|hour|day)s?\s*$", re.IGNORECASE)
+_PERIOD = re.compile(r"^\s*(?:([0-9]{1,9})\s*)?(second|minute|hour|day)s?\s*$", re.IGNORECASE)
+_MAX_CHARS = 64
 
 ACCEPTED_FORMS = "'second', 'minute', 'hour' or 'day', optionally with a count such as '5 minutes'"
 
@@ -20,14 +21,18 @@ class InvalidPeriodError(ValueError):
     """A renewal period the throttle cannot understand."""
 
 
-@lru_cache(maxsize=256)
 def parse_period(period: str) -> float:
     """Return the length in seconds of a renewal period such as ``"minute"`` or ``"10 seconds"``."""
     if not isinstance(period, str):
         raise InvalidPeriodError(
             f"Invalid renewal period {period!r}: expected a string, one of {ACCEPTED_FORMS}."
         )
-    match = _PERIOD.match(period)
+    return _parse(period)
+
+
+@lru_cache(maxsize=256)
+def _parse(period: str) -> float:
+    match = _PERIOD.match(period) if len(period) <= _MAX_CHARS else None
     if match is None:
         raise InvalidPeriodError(f"Invalid renewal period {period!r}: use {ACCEPTED_FORMS}.")
     count = int(match.group(1)) if match.group(1) is not None else 1

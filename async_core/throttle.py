@@ -150,7 +150,7 @@ class Slot:
     it back. ``with slot:`` / ``async with slot:`` release on exit. Methods are thread-safe.
     """
 
-    __slots__ = ("__weakref__", "_admission", "_open")
+    __slots__ = ("_admission", "_open")
 
     def __init__(self, admission: Admission) -> None:
         self._admission = admission

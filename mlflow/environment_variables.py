@@ -159,11 +159,11 @@ MLFLOW_DEPLOYMENT_PREDICT_TOTAL_TIMEOUT = _EnvironmentVariable(
     "MLFLOW_DEPLOYMENT_PREDICT_TOTAL_TIMEOUT", int, 600
 )
 
-# --- AI gateway -------------------------------------------------------------------------------
+# --- AI gateway (key resolution is opt-in, as in MLflow: it guards against file inclusion) -
 MLFLOW_GATEWAY_URI = _EnvironmentVariable("MLFLOW_GATEWAY_URI", str, None)
 MLFLOW_GATEWAY_RESOLVE_API_KEY_FROM_ENV = _BooleanEnvironmentVariable(
-    "MLFLOW_GATEWAY_RESOLVE_API_KEY_FROM_ENV", True
+    "MLFLOW_GATEWAY_RESOLVE_API_KEY_FROM_ENV", False
 )
 MLFLOW_GATEWAY_RESOLVE_API_KEY_FROM_FILE = _BooleanEnvironmentVariable(
-    "MLFLOW_GATEWAY_RESOLVE_API_KEY_FROM_FILE", True
+    "MLFLOW_GATEWAY_RESOLVE_API_KEY_FROM_FILE", False
 )

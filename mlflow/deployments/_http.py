@@ -10,6 +10,7 @@ from typing import Any
 import requests
 
 from mlflow.exceptions import MlflowException
+from mlflow.utils.credentials import get_default_host_creds
 from mlflow.utils.rest_utils import augmented_raise_for_status
 
 # How a timeout of the transport shows up: as the cause of the MlflowException it raises.
@@ -22,37 +23,7 @@ _TIMEOUT_TYPES: tuple[type[BaseException], ...] = (
 
 def default_host_creds(target_uri: str):
     """Host credentials of an MLflow server, from ``MLFLOW_TRACKING_*`` (MLflow's resolution)."""
-    try:
-        from mlflow.utils.credentials import get_default_host_creds
-    except ImportError:
-        return _host_creds_from_env(target_uri)
     return get_default_host_creds(target_uri)
-
-
-def _host_creds_from_env(target_uri: str):
-    from mlflow.environment_variables import (
-        MLFLOW_TRACKING_AUTH,
-        MLFLOW_TRACKING_AWS_SIGV4,
-        MLFLOW_TRACKING_CLIENT_CERT_PATH,
-        MLFLOW_TRACKING_INSECURE_TLS,
-        MLFLOW_TRACKING_PASSWORD,
-        MLFLOW_TRACKING_SERVER_CERT_PATH,
-        MLFLOW_TRACKING_TOKEN,
-        MLFLOW_TRACKING_USERNAME,
-    )
-    from mlflow.utils.rest_utils import MlflowHostCreds
-
-    return MlflowHostCreds(
-        host=target_uri,
-        username=MLFLOW_TRACKING_USERNAME.get(),
-        password=MLFLOW_TRACKING_PASSWORD.get(),
-        token=MLFLOW_TRACKING_TOKEN.get(),
-        aws_sigv4=MLFLOW_TRACKING_AWS_SIGV4.get(),
-        auth=MLFLOW_TRACKING_AUTH.get(),
-        ignore_tls_verification=MLFLOW_TRACKING_INSECURE_TLS.get(),
-        client_cert_path=MLFLOW_TRACKING_CLIENT_CERT_PATH.get(),
-        server_cert_path=MLFLOW_TRACKING_SERVER_CERT_PATH.get(),
-    )
 
 
 def is_timeout(exc: BaseException) -> bool:

@@ -591,11 +591,6 @@ class EndpointConfig(AliasedConfigModel):
             raise MlflowException.invalid_parameter_value(
                 f"Failed to parse the rate limit configuration{where}: {e}"
             ) from None
-        except OverflowError:
-            raise MlflowException.invalid_parameter_value(
-                f"Failed to parse the rate limit configuration{where}: the renewal period "
-                f"{limit.renewal_period!r} is too long."
-            ) from None
         return limit
 
     @model_validator(mode="after")

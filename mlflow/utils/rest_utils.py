@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime
 import json
 import logging
 import os
@@ -592,9 +593,7 @@ def http_request(
             retry_timeout_seconds, kwargs,
         )
     )
-    if core.is_stream:
-        return _blocking_stream_response(core)
-    return _to_requests_response(core, requests.Response())
+    return _blocking_stream_response(core) if core.is_stream else _EngineResponse(core)
 
 
 async def ahttp_request(
@@ -623,34 +622,69 @@ async def ahttp_request(
         extra_headers, retry_codes, timeout, raise_on_status, respect_retry_after_header,
         retry_timeout_seconds, kwargs, admission,
     )
-    if core.is_stream:
-        return _to_requests_response(core, AsyncStreamResponse(core))
-    return _to_requests_response(core, requests.Response())
+    return AsyncStreamResponse(core) if core.is_stream else _EngineResponse(core)
 
 
 # ---------------------------------------------------------------------------------------------
 # Responses
 # ---------------------------------------------------------------------------------------------
-def _to_requests_response(core, response: requests.Response) -> requests.Response:
-    response.status_code = core.status
-    response.headers = CaseInsensitiveDict(core.headers)
-    response.url = core.url
-    response.reason = core.reason
-    response.encoding = get_encoding_from_headers(response.headers)
-    if core.content is not None:
-        response._content = core.content
-        response._content_consumed = True
-    return response
+class _EngineResponse(requests.Response):
+    """A ``requests.Response`` filled from an engine response.
+
+    The cookie jar and the case-insensitive header dict are built on first use: most callers
+    read only the status and the body, and building both eagerly costs more than the rest of
+    the conversion.
+    """
+
+    def __init__(self, core) -> None:  # requests.Response.__init__ is skipped on purpose
+        self._core_headers = core.headers
+        self._headers = None
+        self._cookies = None
+        self._content = core.content if core.content is not None else False
+        self._content_consumed = core.content is not None
+        self._next = None
+        self.status_code = core.status
+        self.raw = None
+        self.url = core.url
+        content_type = core.headers.get("Content-Type")
+        self.encoding = (
+            get_encoding_from_headers({"content-type": content_type}) if content_type else None
+        )
+        self.history = []
+        self.reason = core.reason
+        self.elapsed = _NO_ELAPSED
+        self.request = None
+
+    @property
+    def headers(self) -> CaseInsensitiveDict:
+        if self._headers is None:
+            self._headers = CaseInsensitiveDict(self._core_headers)
+        return self._headers
+
+    @headers.setter
+    def headers(self, value) -> None:
+        self._headers = value
+
+    @property
+    def cookies(self):
+        if self._cookies is None:
+            self._cookies = requests.cookies.RequestsCookieJar()
+        return self._cookies
+
+    @cookies.setter
+    def cookies(self, value) -> None:
+        self._cookies = value
 
 
-class AsyncStreamResponse(requests.Response):
+_NO_ELAPSED = datetime.timedelta(0)
+
+
+class AsyncStreamResponse(_EngineResponse):
     """A ``requests.Response`` whose body is still on the wire, read asynchronously."""
 
     def __init__(self, core) -> None:
-        super().__init__()
+        super().__init__(core)
         self._core = core
-        self._content = False
-        self._content_consumed = False
 
     async def aiter_bytes(self, chunk_size: int = 65536) -> AsyncIterator[bytes]:
         async for chunk in self._core.aiter_chunks(chunk_size):
@@ -724,7 +758,7 @@ class _BlockingRaw:
 
 
 def _blocking_stream_response(core) -> requests.Response:
-    response = _to_requests_response(core, requests.Response())
+    response = _EngineResponse(core)
     response.raw = _BlockingRaw(core)
     return response
 

@@ -154,17 +154,20 @@ def test_gateway_limit_is_enforced_with_429(client, gateway_server, monkeypatch)
 
 def test_predict_timeout_names_the_environment_variable(client, gateway_server, monkeypatch):
     monkeypatch.setenv("MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT", "1")
-    gateway_server.inject(delay=3, times=None, path="/endpoints/chat/invocations")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    gateway_server.inject(delay=1.5, times=None, path="/endpoints/chat/invocations")
     with pytest.raises(MlflowException, match="MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT") as info:
         client.predict(endpoint="chat", inputs=CHAT)
     assert info.value.error_code == BAD_REQUEST
     assert "The provider has timed out" in info.value.message
 
 
-async def test_apredict_timeout_names_the_environment_variable(aclient, agateway_server,
-                                                              monkeypatch):
+async def test_apredict_timeout_names_the_environment_variable(
+    aclient, agateway_server, monkeypatch
+):
     monkeypatch.setenv("MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT", "1")
-    agateway_server.inject(delay=3, times=None, path="/endpoints/chat/invocations")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    agateway_server.inject(delay=1.5, times=None, path="/endpoints/chat/invocations")
     with pytest.raises(MlflowException, match="MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT"):
         await aclient.apredict(endpoint="chat", inputs=CHAT)
 
@@ -226,8 +229,9 @@ def test_predict_stream_chat(client, gateway_server):
 
 
 async def test_apredict_stream_completions(aclient, agateway_server):
-    chunks = [c async for c in aclient.apredict_stream(endpoint="completions",
-                                                        inputs={"prompt": "a b c"})]
+    chunks = [
+        c async for c in aclient.apredict_stream(endpoint="completions", inputs={"prompt": "a b c"})
+    ]
     assert "".join(c["choices"][0]["text"] for c in chunks) == "Echo: a b c"
     assert agateway_server.requests[-1].json()["stream"] is True
 

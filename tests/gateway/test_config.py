@@ -203,7 +203,7 @@ INVALID = [
     ),
     pytest.param(
         {"endpoints": [endpoint(limit={"calls": 1, "renewal_period": "9" * 400 + " days"})]},
-        r"of endpoint 'chat': the renewal period '9+ days' is too long\.",
+        r"of endpoint 'chat': Invalid renewal period '9+ days'",
         id="limit-period-too-long",
     ),
     pytest.param(

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import http.client
 import math
 import socket
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 
@@ -105,3 +107,69 @@ def max_in_any_window(times: list[float], period: float) -> int:
     for i, start in enumerate(ordered):
         best = max(best, bisect.bisect_left(ordered, start + period, lo=i) - i)
     return best
+
+
+_connections = threading.local()
+
+
+def blocking_call(adm: Any, server: FixedWindowServer, caller: str, reserve: bool) -> int:
+    """One throttled blocking POST on this thread's kept-alive connection; returns the status.
+
+    The connection is opened before the slot is taken, so ``started()`` comes right before
+    the bytes are written (a blocking client has no hook to say when they were).
+    """
+    conn = getattr(_connections, server.url, None)
+    if conn is None:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        conn.connect()
+        setattr(_connections, server.url, conn)
+    slot = adm.reserve_blocking() if reserve else adm.acquire_blocking()
+    try:
+        if slot is not None:
+            slot.started()
+        conn.request("POST", "/call", body=b"", headers={"X-Caller": caller})
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        if slot is not None:
+            slot.release()
+
+
+def slot_tracing() -> aiohttp.TraceConfig:
+    """Tell a reserved slot when its request's headers are on the wire."""
+    trace = aiohttp.TraceConfig()
+
+    async def headers_sent(session: Any, ctx: Any, params: Any) -> None:
+        slot = (ctx.trace_request_ctx or {}).get("slot")
+        if slot is not None:
+            slot.started()
+
+    trace.on_request_headers_sent.append(headers_sent)
+    return trace
+
+
+async def burst(
+    url: str, n: int, take: Callable[[], Awaitable[object]], caller: str = "owner"
+) -> list[int]:
+    """``n`` concurrent POSTs from one fresh session, each after ``take()``; their statuses.
+
+    When ``take`` returns a :class:`~async_core.throttle.Slot`, it is told when the request's
+    headers are sent (aiohttp trace signal), and released at the end.
+    """
+    async with aiohttp.ClientSession(trace_configs=[slot_tracing()]) as session:
+
+        async def one() -> int:
+            slot = await take()
+            ctx = {"slot": slot} if slot is not None else None
+            try:
+                async with session.post(
+                    url, headers={"X-Caller": caller}, trace_request_ctx=ctx
+                ) as resp:
+                    await resp.read()
+                    return resp.status
+            finally:
+                if slot is not None:
+                    slot.release()
+
+        return await asyncio.gather(*(one() for _ in range(n)))

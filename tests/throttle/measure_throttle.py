@@ -16,12 +16,17 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 
-import aiohttp
 from aiolimiter import AsyncLimiter
 
 from async_core.throttle import Admission, Throttle
 
-from .helpers import FixedWindowServer, LoopThread, max_in_any_window
+from .helpers import (
+    FixedWindowServer,
+    LoopThread,
+    blocking_call,
+    burst,
+    max_in_any_window,
+)
 
 CALLS, PERIOD = 50, 1.0
 
@@ -57,40 +62,6 @@ def report(name: str, server: FixedWindowServer, n: int) -> dict[str, float]:
     return figures
 
 
-def slot_tracing() -> aiohttp.TraceConfig:
-    """Tell a reserved slot when its request's headers are on the wire."""
-    trace = aiohttp.TraceConfig()
-
-    async def headers_sent(session, ctx, params) -> None:  # noqa: ANN001 - aiohttp's signature
-        slot = (ctx.trace_request_ctx or {}).get("slot")
-        if slot is not None:
-            slot.started()
-
-    trace.on_request_headers_sent.append(headers_sent)
-    return trace
-
-
-async def burst(
-    url: str, n: int, take: Callable[[], Awaitable[object]], caller: str = "owner"
-) -> None:
-    """``n`` concurrent POSTs from one fresh session, each after ``take()``."""
-    async with aiohttp.ClientSession(trace_configs=[slot_tracing()]) as session:
-
-        async def one() -> None:
-            slot = await take()
-            ctx = {"slot": slot} if slot is not None else None
-            try:
-                async with session.post(
-                    url, headers={"X-Caller": caller}, trace_request_ctx=ctx
-                ) as resp:
-                    await resp.read()
-            finally:
-                if slot is not None:
-                    slot.release()
-
-        await asyncio.gather(*(one() for _ in range(n)))
-
-
 def taker(adm: Admission, reserve: bool) -> Callable[[], Awaitable[object]]:
     return adm.reserve if reserve else adm.acquire
 
@@ -109,19 +80,13 @@ def throttle_burst(n: int, reserve: bool, anchor: str = "first-hit") -> dict[str
 
 def mixed_callers(per_group: int, reserve: bool) -> dict[str, float]:
     """The owner loop, 2 other event loops and 2 blocking threads share one limit."""
-    import requests
-
     owner, server = LoopThread("owner"), FixedWindowServer(CALLS, PERIOD, "first-hit")
     adm = Throttle(lambda: owner.loop).admission("measure", CALLS, PERIOD)
     try:
 
         def blocking(tag: str) -> None:
-            with requests.Session() as session:
-                for _ in range(per_group):
-                    slot = adm.reserve_blocking() if reserve else adm.acquire_blocking()
-                    if slot is not None:
-                        slot.started()  # requests has no hook: say so just before sending
-                    session.post(server.url, headers={"X-Caller": tag}).close()
+            for _ in range(per_group):
+                blocking_call(adm, server, tag, reserve)
 
         def other_loop(tag: str) -> None:
             asyncio.run(burst(server.url, per_group, taker(adm, reserve), tag))

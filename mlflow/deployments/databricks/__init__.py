@@ -50,9 +50,26 @@ class DatabricksEndpoint(dict):
 def get_databricks_host_creds(target_uri: str):
     """The workspace host and credentials of ``target_uri`` (``databricks[://profile]``)."""
     # Imported on use: resolving Databricks auth pulls in the SDK and reads config files.
-    from mlflow.utils.databricks_utils import get_databricks_host_creds as resolve
-
+    try:
+        from mlflow.utils.databricks_utils import get_databricks_host_creds as resolve
+    except ImportError:
+        return _host_creds_from_environment(target_uri)
     return resolve(target_uri)
+
+
+def _host_creds_from_environment(target_uri: str):
+    """DATABRICKS_HOST / DATABRICKS_TOKEN, for installs without the full Databricks resolution."""
+    import os
+
+    from mlflow.utils.rest_utils import MlflowHostCreds
+
+    host, token = os.environ.get("DATABRICKS_HOST"), os.environ.get("DATABRICKS_TOKEN")
+    if not host or not token:
+        raise MlflowException(
+            f"Cannot resolve Databricks credentials for {target_uri!r}: set DATABRICKS_HOST "
+            "(the workspace URL) and DATABRICKS_TOKEN (a personal access token)."
+        )
+    return MlflowHostCreds(host=host, token=token)
 
 
 def _name(endpoint: Any, what: str = "endpoint") -> str:

@@ -42,7 +42,7 @@ class PluginDeploymentClient(BaseDeploymentClient):
 
     def list_deployments(self, endpoint=None):
         _record("list_deployments")
-        if os.environ.get("raiseError") == "True":
+        if os.environ.get("raiseError") == "True":  # noqa: SIM112 (MLflow test name)
             raise RuntimeError("Error requested")
         return [{"name": f_deployment_name}]
 
