@@ -98,7 +98,7 @@ class SlidingWindow:
         self._prune(now)
         starts = self._starts
         # How many recorded starts must leave the window before one more fits.
-        leave = len(starts) + self._pending - self.calls
+        leave = len(starts) + self._pending - self.calls + 1
         if leave <= 0:
             at = now
         elif leave > len(starts):

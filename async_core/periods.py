@@ -11,7 +11,7 @@ from functools import lru_cache
 
 UNIT_SECONDS: dict[str, int] = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
-_PERIOD = re.compile(r"^\s*(?:([0-9]{1,9})\s*)?(second|minute|hour|day)s?\s*$", re.IGNORECASE)
+_PERIOD = re.compile(r"^\s*(?:([0-9]{1,12})\s*)?(second|minute|hour|day)s?\s*$", re.IGNORECASE)
 _MAX_CHARS = 64
 
 ACCEPTED_FORMS = "'second', 'minute', 'hour' or 'day', optionally with a count such as '5 minutes'"

@@ -25,7 +25,8 @@ class MlflowCreds(NamedTuple):
     password: str | None
 
     def __repr__(self) -> str:
-        return f"MlflowCreds(username={self.username!r}, password={'***' if self.password else None})"
+        password = "'***'" if self.password else None
+        return f"MlflowCreds(username={self.username!r}, password={password})"
 
 
 def _get_credentials_path() -> str:

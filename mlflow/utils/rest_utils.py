@@ -60,6 +60,7 @@ from mlflow.exceptions import (
     RestException,
     get_error_code,
 )
+from mlflow.tracking.request_header.registry import resolve_request_headers
 from mlflow.utils.request_utils import (
     _TRANSIENT_FAILURE_RESPONSE_CODES,
     augmented_raise_for_status,
@@ -278,6 +279,10 @@ def _ssl_context(verify: bool | str, client_cert: str | tuple | None) -> ssl.SSL
     return context
 
 
+# json.dumps(..., allow_nan=False) builds a new encoder per call; requests' semantics, one encoder.
+_JSON_ENCODER = json.JSONEncoder(allow_nan=False)
+
+
 def _encode_body(kwargs: dict[str, Any], headers: dict[str, str]) -> bytes | None:
     """Serialize json/data/files to bytes once, as requests would, so retries and signers see
     the exact wire body."""
@@ -305,7 +310,7 @@ def _encode_body(kwargs: dict[str, Any], headers: dict[str, str]) -> bytes | Non
         return bytes(data)
     if json_body is not None:
         headers.setdefault("Content-Type", "application/json")
-        return json.dumps(json_body, allow_nan=False).encode("utf-8")
+        return _JSON_ENCODER.encode(json_body).encode("utf-8")
     return None
 
 
@@ -318,8 +323,6 @@ def _with_params(url: str, params: Any) -> str:
 
 
 def _resolve_headers(host_creds, extra_headers) -> dict[str, str]:
-    from mlflow.tracking.request_header.registry import resolve_request_headers
-
     headers = resolve_request_headers()
     if extra_headers:
         headers.update(extra_headers)
@@ -380,7 +383,7 @@ def _policy(max_retries, backoff_factor, backoff_jitter, retry_codes, respect_re
         backoff_factor=backoff_factor,
         backoff_jitter=backoff_jitter,
         backoff_max=backoff_max,
-        retry_statuses=frozenset(retry_codes or ()),
+        retry_statuses=retry_codes,
         respect_retry_after=respect_retry_after,
         total_timeout=total_timeout,
     )
@@ -427,11 +430,11 @@ async def _asend(
     if unknown:
         raise TypeError(f"http_request() got unexpected keyword argument(s): {sorted(unknown)}")
 
-    url = f"{host_creds.host.rstrip('/')}{endpoint}"
     try:
         url = f"{_checked_base(host_creds.host)}{endpoint}"
         url = _with_params(url, kwargs.get("params"))
     except (ValueError, requests.exceptions.RequestException) as e:
+        url = f"{str(host_creds.host).rstrip('/')}{endpoint}"
         raise InvalidUrlException(f"Invalid url: {_redact(url)}") from e
 
     max_retries = MLFLOW_HTTP_REQUEST_MAX_RETRIES.get() if max_retries is None else max_retries
@@ -447,7 +450,8 @@ async def _asend(
     if kwargs.get("cookies"):
         headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in kwargs["cookies"].items())
     body = _encode_body(kwargs, headers)
-    retry_codes = frozenset(retry_codes or ())
+    if not isinstance(retry_codes, frozenset):
+        retry_codes = frozenset(retry_codes or ())
 
     transport: Transport | None = None
     if host_creds.use_databricks_sdk:

@@ -1,0 +1,1 @@
+"""Test plugin for mlflow-aio: request-auth and request-header providers."""
