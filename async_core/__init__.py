@@ -3,7 +3,7 @@ aiohttp-retry with Retry-After and a total deadline, client-side throttling on a
 background loop runner for blocking callers. It knows nothing about MLflow."""
 
 from async_core.clock import SYSTEM_CLOCK, Clock
-from async_core.engine import Admission, Auth, send
+from async_core.engine import Admission, Auth, Slot, send
 from async_core.errors import (
     BlockingCallInRunnerThread,
     CoreError,
@@ -35,6 +35,7 @@ __all__ = [
     "RetryAfterBeyondDeadline",
     "RetryPolicy",
     "SessionPool",
+    "Slot",
     "TLSError",
     "Transport",
     "get_runner",

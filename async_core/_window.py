@@ -135,6 +135,10 @@ class SlidingWindow:
         """A pending start never happened."""
         self._pending -= 1
 
+    def forget_pending(self) -> None:
+        """Drop every pending start (their callers are gone with the loop that served them)."""
+        self._pending = 0
+
     def give_back(self, start: float) -> bool:
         """Forget a recorded start that never happened (its caller was cancelled or timed out).
 

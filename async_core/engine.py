@@ -33,10 +33,16 @@ _logger = logging.getLogger(__name__)
 Auth = Callable[[Request], Awaitable[Request]]
 
 
-class Admission(Protocol):
-    """A client-side throttle slot (see async_core.throttle)."""
+class Slot(Protocol):
+    def started(self) -> None: ...
 
-    async def acquire(self, timeout: float | None = None) -> None: ...
+    def release(self) -> None: ...
+
+
+class Admission(Protocol):
+    """A client-side throttle (see async_core.throttle)."""
+
+    async def reserve(self, timeout: float | None = None) -> Slot: ...
 
     def pause(self, seconds: float) -> None: ...
 
@@ -110,18 +116,26 @@ class _Exchange(RetryOptionsBase):
         remaining = self._remaining()
         if remaining is not None and remaining <= 0:
             raise DeadlineExceeded(self._deadline_message(), attempts=self.made)
-        if self.admission is not None:
-            try:
-                await self.admission.acquire(remaining)
-            except asyncio.TimeoutError as e:
-                raise DeadlineExceeded(
-                    f"{self._deadline_message()} while waiting for a client-side rate-limit slot",
-                    attempts=self.made,
-                ) from e
-            remaining = self._remaining()
-        request = self.request if self.auth is None else await self.auth(self.request)
-        self.made += 1
-        return await self.transport.send(request, remaining)
+        if self.admission is None:
+            request = self.request if self.auth is None else await self.auth(self.request)
+            self.made += 1
+            return await self.transport.send(request, remaining)
+        # Every attempt is a start the server counts. The slot is a start "now" until the
+        # transport says the request is on the wire, and is given back if it never gets there.
+        try:
+            slot = await self.admission.reserve(remaining)
+        except asyncio.TimeoutError as e:
+            raise DeadlineExceeded(
+                f"{self._deadline_message()} while waiting for a client-side rate-limit slot",
+                attempts=self.made,
+            ) from e
+        try:
+            # Signed after the wait, so a long queue cannot age a SigV4 timestamp.
+            request = self.request if self.auth is None else await self.auth(self.request)
+            self.made += 1
+            return await self.transport.send(request, self._remaining(), slot.started)
+        finally:
+            slot.release()
 
     def get_timeout(self, attempt: int, response: Response | None = None) -> float:
         status = None if response is None else response.status

@@ -41,4 +41,4 @@ class TLSError(CoreError):
 
 
 class BlockingCallInRunnerThread(RuntimeError):
-    """A blocking facade call was made from the runner's own event-loop thread (it would deadlock)."""
+    """A blocking call was made from the runner's own event-loop thread (it would deadlock)."""

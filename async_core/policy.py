@@ -1,8 +1,9 @@
 """The retry policy: one small immutable object that decides *whether* and *how long* to wait.
 
 Semantics follow urllib3's ``Retry`` as MLflow configures it: every method is retried; the first
-retry is immediate, then ``backoff_factor * 2**(n-1) + uniform(0, jitter)`` capped at ``backoff_max``
-(n = consecutive failures so far); a usable ``Retry-After`` on 413/429/503 wins over the backoff.
+retry is immediate, then ``backoff_factor * 2**(n-1) + uniform(0, jitter)`` capped at
+``backoff_max`` (n = consecutive failures so far); a usable ``Retry-After`` on 413/429/503 wins
+over the backoff.
 """
 
 from __future__ import annotations
@@ -57,8 +58,10 @@ class RetryPolicy:
             value += self.rng.uniform(0, self.backoff_jitter)
         return max(0.0, min(self.backoff_max, value))
 
-    def retry_after(self, status: int, headers: Mapping[str, str] | None, now: float) -> float | None:
-        """The server's Retry-After in seconds, if it applies to this status and is in the future."""
+    def retry_after(
+        self, status: int, headers: Mapping[str, str] | None, now: float
+    ) -> float | None:
+        """The server's Retry-After in seconds, if it applies to this status and lies ahead."""
         if not self.respect_retry_after or status not in self.retry_after_statuses or not headers:
             return None
         value = headers.get("Retry-After")

@@ -21,11 +21,13 @@ SessionFactory = Callable[[], aiohttp.ClientSession]
 _CLOSE_GRACE = 0.01
 
 
-def default_session_factory() -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(limit=100, limit_per_host=0, enable_cleanup_closed=False)
+def default_session_factory(trace_configs: list | None = None) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(limit=100, limit_per_host=0)
     # trust_env stays off: aiohttp would then make two thread hops per request (netrc, proxy
     # lookup). The transport resolves environment proxies itself, once per host.
-    return aiohttp.ClientSession(connector=connector, trust_env=False, auto_decompress=True)
+    return aiohttp.ClientSession(
+        connector=connector, trust_env=False, auto_decompress=True, trace_configs=trace_configs
+    )
 
 
 async def _close_on_loop_shutdown(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:

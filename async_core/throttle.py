@@ -8,24 +8,45 @@ client rule that is safe for every phase is a sliding window: at most ``calls`` 
 interval of length ``period``. We keep the start times of the last ``period + guard`` seconds and
 admit a start only while fewer than ``calls`` of them remain (``async_core._window``). So starts
 ``i`` and ``i + calls`` are always at least ``period + guard`` apart; the guard (default
-``min(max(20 ms, 2% of period), 1 s)``) absorbs the jitter between admission here and arrival
-there (task wake-up, a hop to another thread, the request's own send). A saturated queue then
-gets ``calls`` starts at once and ``calls`` more every ``period + guard``: sustained throughput
-is ``period / (period + guard)`` of the limit (98% for a 1 s period) and a burst of ``n`` needs
-``(ceil(n / calls) - 1) * (period + guard)``, within ``guard / period`` of the strict minimum.
+``min(max(20 ms, 2% of period), 1 s)``) absorbs the jitter between the start recorded here and
+the arrival there. A saturated queue gets ``calls`` starts at once and ``calls`` more every
+``period + guard``: sustained throughput is ``period / (period + guard)`` of the limit (98% for
+a 1 s period) and a burst of ``n`` takes ``(ceil(n / calls) - 1) * (period + guard)``, within
+``guard / period`` of the strict minimum.
+
+When a start happens. ``acquire()`` records the start when the slot is granted. That is exact
+only if the request goes out at once. It does not for a fresh connection pool: the first
+``calls`` requests wait for ``calls`` connections to open, and arrive tens of milliseconds
+later than the next window's requests on kept-alive connections, so the two bunch up at the
+server. ``reserve()`` returns a :class:`Slot` that counts as starting *now* at every instant
+until ``slot.started()`` says when the request really went out (aiohttp: the
+``on_request_headers_sent`` trace signal), so connection set-up and pool queueing cannot bunch
+requests; ``slot.release()`` gives back a slot whose request never went out.
 
 Why not aiolimiter's leaky bucket. ``AsyncLimiter(calls, period)`` lets a full bucket of
 ``calls`` through and keeps leaking, so one window can see close to ``2 * calls``. Any bucket
 that cannot trip a fixed window (capacity ``c``, rate ``r`` with ``c + r * period <= calls``)
-must leak slower than the limit or burst less, and reaches ``>= 95%`` throughput only with
-``c <= 5%`` of ``calls``: 200 requests at 50/s then take ``(200 - c) / r`` ~= 4.1 s against a
-strict minimum of 3 s (1.37x). Its waiters are also not strictly first come, first served (a
-newcomer can take capacity a woken waiter was about to use; the waiter re-queues behind later
-ones). So the admission is a small sliding-window log in aiolimiter's own style: ``__slots__``,
-FIFO futures, one timer per limiter. Nothing of aiolimiter is left that fits this job.
+reaches ``>= 95%`` throughput only with ``c <= 5%`` of ``calls``, so 200 requests at 50/s take
+``(200 - c) / r`` ~= 4.1 s against a strict minimum of 3 s (1.37x). Its waiters are also not
+strictly first come, first served (a newcomer can take capacity a woken waiter was about to
+use; the waiter re-queues behind later ones). So the admission is a small sliding-window log in
+aiolimiter's own style (``__slots__``, FIFO futures, one timer per limiter); no part of
+aiolimiter is left that fits this job.
 
-Measured (loopback fixed-window server, 2-core machine, ``tests/throttle/measure_throttle.py``):
-see ``MEASURED`` below, which that script reproduces.
+Measured (``python -m tests.throttle.measure_throttle``: 2-core machine under other load;
+server in its own process, window opened by the first hit, fresh aiohttp session per run):
+
+==================================  =====  =================  ===============  =========
+200 requests, limit 50 per second   429s   max in any 1 s     makespan / 3 s   sustained
+==================================  =====  =================  ===============  =========
+``reserve()`` + ``started()``, x5   0      50                 1.026 - 1.042    97.6-97.9%
+``acquire()`` (grant time), x5      79     92                 1.020 - 1.026    98.1-99.1%
+5 kinds of callers, ``reserve()``   0      50                 1.040 - 1.052    97.4-97.9%
+aiolimiter ``AsyncLimiter(50, 1)``  51     101                0.992            115%
+aiolimiter capacity 2 at 48/s       0      50                 1.374            96.0%
+==================================  =====  =================  ===============  =========
+
+(400 requests with ``reserve()``: 0 refused, at most 50 in any second, 7.18 s against 7 s.)
 
 Threads and loops. The state of a limiter lives on one *owner* loop (the shared background
 runner's loop) and is touched only there, so it needs no locks. Callers on other loops hand the
@@ -49,6 +70,7 @@ from collections.abc import Callable
 
 from async_core._window import PauseCell, SlidingWindow, validate_limit
 from async_core.periods import parse_period
+from async_core.runner import get_runner
 
 __all__ = [
     "Admission",
@@ -60,8 +82,6 @@ __all__ = [
 ]
 
 _logger = logging.getLogger(__name__)
-
-MEASURED = "filled in from tests/throttle/measure_throttle.py"
 
 # A remote caller also stops waiting this long after its own timeout, in case the owner loop is
 # stalled and cannot deliver the owner-side timeout.
@@ -109,13 +129,6 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
 
 
 def _runner_loop() -> asyncio.AbstractEventLoop:
-    try:
-        from async_core.runner import get_runner
-    except ImportError as exc:  # pragma: no cover - until the runner lands
-        raise RuntimeError(
-            "The process-wide throttle needs async_core.runner.get_runner(); pass "
-            "Throttle(loop_factory=...) to choose the loop that owns the limiters."
-        ) from exc
     return get_runner().loop
 
 
@@ -150,10 +163,11 @@ class Slot:
     it back. ``with slot:`` / ``async with slot:`` release on exit. Methods are thread-safe.
     """
 
-    __slots__ = ("_admission", "_open")
+    __slots__ = ("_admission", "_epoch", "_open")
 
     def __init__(self, admission: Admission) -> None:
         self._admission = admission
+        self._epoch = admission._epoch
         self._open = True  # changed only on the owner loop
 
     def started(self) -> None:
@@ -204,6 +218,7 @@ class Admission:
     """
 
     __slots__ = (
+        "_epoch",
         "_loop",
         "_scope",
         "_throttle",
@@ -228,6 +243,7 @@ class Admission:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiters: deque[tuple[asyncio.Future[_Token], bool]] = deque()
         self._timer: asyncio.TimerHandle | None = None
+        self._epoch = 0  # bumped when the owner loop changes; older slots are not pending here
 
     @property
     def guard(self) -> float:
@@ -372,8 +388,12 @@ class Admission:
         if not slot._open or self._loop is None:
             return
         slot._open = False
-        if started:
-            self._window.confirm(self._loop.time() if at is None else at)
+        when = self._loop.time() if at is None else at
+        if slot._epoch != self._epoch:  # granted under an old owner loop: no longer pending
+            if started:
+                self._window.record(when)
+        elif started:
+            self._window.confirm(when)
         else:
             self._window.withdraw()
         self._wake()
@@ -391,10 +411,13 @@ class Admission:
 
     def _rebind(self, loop: asyncio.AbstractEventLoop) -> None:
         # The owner loop changed (runner restarted, or a forked child): the old loop's waiters
-        # and timer died with it. Recorded starts stay: those did happen.
+        # and timer died with it, and its pending slots may never settle here (a child never
+        # hears of its parent's). Recorded starts stay: those did happen.
         self._loop = loop
         self._waiters = deque()
         self._timer = None
+        self._epoch += 1
+        self._window.forget_pending()
 
     def _reschedule(self) -> None:
         """Re-arm the timer after the pause moved (owner loop only)."""

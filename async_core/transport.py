@@ -4,15 +4,16 @@ SDK run in a worker thread) plug into the same retry engine by implementing ``Tr
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.request import getproxies_environment, proxy_bypass_environment
 
 import aiohttp
 
 from async_core.errors import TLSError
 from async_core.messages import Request, Response
-from async_core.sessions import SessionPool, get_session_pool
+from async_core.sessions import SessionPool, default_session_factory, get_session_pool
 
 #: The exceptions worth another attempt: connection failures, resets, timeouts, truncated bodies.
 #: TLS failures are excluded (they are re-raised as TLSError, see below).
@@ -24,10 +25,21 @@ RETRYABLE_EXCEPTIONS: tuple[type[BaseException], ...] = (
 
 
 class Transport(Protocol):
-    async def send(self, request: Request, total_timeout: float | None) -> Response:
+    async def send(
+        self,
+        request: Request,
+        total_timeout: float | None,
+        on_sent: Callable[[], None] | None = None,
+    ) -> Response:
         """Send one attempt. ``total_timeout`` bounds the whole attempt (the time left before the
-        request's deadline), on top of the request's own connect/read timeout."""
+        request's deadline), on top of the request's own connect/read timeout. ``on_sent``, if
+        given, is called the moment the request is on the wire (the throttle's start time)."""
         ...
+
+
+# aiohttp labels every POST/PUT/PATCH body "application/octet-stream" (even an empty one) unless
+# told not to; requests sends no Content-Type the caller did not ask for.
+_NO_AUTO_CONTENT_TYPE = ("Content-Type",)
 
 
 @lru_cache(maxsize=256)
@@ -52,14 +64,38 @@ def _client_timeout(read_timeout: float | None, total: float | None) -> aiohttp.
     return aiohttp.ClientTimeout(total=total, sock_connect=read_timeout, sock_read=read_timeout)
 
 
+async def _headers_sent(session: Any, ctx: Any, params: Any) -> None:
+    ctx.trace_request_ctx["on_sent"]()
+
+
+def _traced_session_factory() -> aiohttp.ClientSession:
+    # Trace signals cost a few microseconds on every request, so only requests that need to know
+    # when they went out (throttled ones) use sessions that carry them.
+    trace = aiohttp.TraceConfig()
+    trace.on_request_headers_sent.append(_headers_sent)
+    return default_session_factory(trace_configs=[trace])
+
+
+_traced_pool = SessionPool(_traced_session_factory)
+
+
 class AiohttpTransport:
-    __slots__ = ("_pool",)
+    __slots__ = ("_pool", "_traced_pool")
 
-    def __init__(self, pool: SessionPool | None = None) -> None:
+    def __init__(self, pool: SessionPool | None = None, traced_pool: SessionPool | None = None):
         self._pool = pool or get_session_pool()
+        self._traced_pool = traced_pool or _traced_pool
 
-    async def send(self, request: Request, total_timeout: float | None) -> Response:
-        session = self._pool.get()
+    async def send(
+        self,
+        request: Request,
+        total_timeout: float | None,
+        on_sent: Callable[[], None] | None = None,
+    ) -> Response:
+        if on_sent is None:
+            session, trace_ctx = self._pool.get(), None
+        else:
+            session, trace_ctx = self._traced_pool.get(), {"on_sent": on_sent}
         timeout = _client_timeout(request.timeout, total_timeout)
         try:
             raw = await session.request(
@@ -71,6 +107,8 @@ class AiohttpTransport:
                 timeout=timeout,
                 allow_redirects=request.allow_redirects,
                 proxy=request.proxy or env_proxy(*_origin(request.url)),
+                skip_auto_headers=_NO_AUTO_CONTENT_TYPE,
+                trace_request_ctx=trace_ctx,
             )
         except aiohttp.ClientSSLError as e:
             raise TLSError(str(e)) from e

@@ -1,165 +1,120 @@
-"""The blocking ``http_request`` and its async twin beside bare aiohttp and requests, in one run.
+"""Sections (a) and (b): the blocking ``http_request`` and its async twin beside bare aiohttp and
+``requests.Session``, against the same upstream process.
 
-    python -m benchmarks.bench_http [--requests N]
+    python -m benchmarks.bench_http [--quick]     # sections a and b of benchmarks.run
 
-Prints sequential microseconds per request and requests/s with 16 and 64 in flight, with the
-ratios against bare aiohttp measured in the same run against the same upstream process.
+Each function runs one bounded loop (a request count and a time cap), after a short warm-up that
+opens the connections, and returns a :class:`~benchmarks.common.Run`.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
-import statistics
-import subprocess
-import sys
-import time
-from collections.abc import Awaitable, Callable, Iterator
 
 import aiohttp
 import requests
 
+from benchmarks.common import PAYLOAD, Run, in_flight, sequential
 from mlflow.utils.rest_utils import MlflowHostCreds, ahttp_request, http_request
 
-PAYLOAD = {"messages": [{"role": "user", "content": "hello"}], "temperature": 0.0}
-ROUNDS = 3  # each figure is the best of ROUNDS, interleaved, to damp noise on a shared machine
+PATH = "/v1/chat/completions"
 
 
-@contextlib.contextmanager
-def upstream(*extra: str) -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.echo_server", *extra], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        port = int(proc.stdout.readline())
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+def _warmup(n: int, concurrency: int = 1) -> int:
+    return max(concurrency, min(n // 10, 200), 20)
 
 
-def seq_bare(url: str, n: int) -> float:
-    async def go() -> float:
-        async with aiohttp.ClientSession() as session:
-            for _ in range(min(n, 50)):
-                async with session.post(url + "/x", json=PAYLOAD) as r:
-                    await r.read()
-            start = time.perf_counter()
-            for _ in range(n):
-                async with session.post(url + "/x", json=PAYLOAD) as r:
-                    await r.read()
-            return (time.perf_counter() - start) / n * 1e6
-
-    return asyncio.run(go())
-
-
-def seq_twin(url: str, n: int) -> float:
-    creds = MlflowHostCreds(url)
-
-    async def go() -> float:
-        for _ in range(min(n, 50)):
-            await ahttp_request(creds, "/x", "POST", json=PAYLOAD)
-        start = time.perf_counter()
-        for _ in range(n):
-            await ahttp_request(creds, "/x", "POST", json=PAYLOAD)
-        return (time.perf_counter() - start) / n * 1e6
-
-    return asyncio.run(go())
-
-
-def seq_blocking(url: str, n: int) -> float:
-    creds = MlflowHostCreds(url)
-    for _ in range(min(n, 50)):
-        http_request(creds, "/x", "POST", json=PAYLOAD)
-    start = time.perf_counter()
-    for _ in range(n):
-        http_request(creds, "/x", "POST", json=PAYLOAD)
-    return (time.perf_counter() - start) / n * 1e6
-
-
-def seq_requests(url: str, n: int) -> float:
-    with requests.Session() as session:
-        for _ in range(min(n, 50)):
-            session.post(url + "/x", json=PAYLOAD).content
-        start = time.perf_counter()
-        for _ in range(n):
-            session.post(url + "/x", json=PAYLOAD).content
-        return (time.perf_counter() - start) / n * 1e6
-
-
-async def _in_flight(call: Callable[[], Awaitable[object]], n: int, concurrency: int) -> float:
-    remaining = n
-
-    async def worker() -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            await call()
-
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return n / (time.perf_counter() - start)
-
-
-def rps_bare(url: str, n: int, concurrency: int) -> float:
-    async def go() -> float:
+# --- (a) sequential -------------------------------------------------------------------------------
+def seq_bare(url: str, n: int, cap: float) -> Run:
+    async def go() -> Run:
         async with aiohttp.ClientSession() as session:
 
             async def call() -> None:
-                async with session.post(url + "/x", json=PAYLOAD) as r:
+                async with session.post(url + PATH, json=PAYLOAD) as r:
                     await r.read()
 
-            await _in_flight(call, min(n, 200), concurrency)
-            return await _in_flight(call, n, concurrency)
+            await in_flight(call, _warmup(n), 1, cap)
+            return await in_flight(call, n, 1, cap)
 
     return asyncio.run(go())
 
 
-def rps_twin(url: str, n: int, concurrency: int) -> float:
+def seq_twin(url: str, n: int, cap: float) -> Run:
     creds = MlflowHostCreds(url)
 
-    async def go() -> float:
+    async def go() -> Run:
         async def call() -> None:
-            await ahttp_request(creds, "/x", "POST", json=PAYLOAD)
+            await ahttp_request(creds, PATH, "POST", json=PAYLOAD)
 
-        await _in_flight(call, min(n, 200), concurrency)
-        return await _in_flight(call, n, concurrency)
+        await in_flight(call, _warmup(n), 1, cap)
+        return await in_flight(call, n, 1, cap)
 
     return asyncio.run(go())
 
 
-def best(fn: Callable[..., float], *args: object, higher: bool) -> float:
-    samples = [fn(*args) for _ in range(ROUNDS)]
-    return max(samples) if higher else min(samples)
+def seq_blocking(url: str, n: int, cap: float) -> Run:
+    creds = MlflowHostCreds(url)
+
+    def call() -> None:
+        http_request(creds, PATH, "POST", json=PAYLOAD)
+
+    sequential(call, _warmup(n), cap)
+    return sequential(call, n, cap)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=2000)
-    args = parser.parse_args()
-    n = args.requests
-    with upstream() as url:
-        seq = {name: [] for name in ("bare aiohttp", "async twin", "blocking http_request",
-                                     "requests.Session")}
-        for _ in range(ROUNDS):  # interleaved so drift hits every client alike
-            seq["bare aiohttp"].append(seq_bare(url, n))
-            seq["async twin"].append(seq_twin(url, n))
-            seq["blocking http_request"].append(seq_blocking(url, n))
-            seq["requests.Session"].append(seq_requests(url, n))
-        base = min(seq["bare aiohttp"])
-        print(f"sequential, {n} POSTs each (best of {ROUNDS}; median in brackets)")
-        for name, values in seq.items():
-            print(f"  {name:24s} {min(values):8.0f} us/req  ({statistics.median(values):.0f})"
-                  f"  {min(values) / base:5.2f}x bare")
-        for concurrency in (16, 64):
-            bare = twin = 0.0
-            for _ in range(ROUNDS):
-                bare = max(bare, rps_bare(url, n * 2, concurrency))
-                twin = max(twin, rps_twin(url, n * 2, concurrency))
-            print(f"{concurrency:3d} in flight: bare {bare:8.0f} req/s   twin {twin:8.0f} req/s"
-                  f"   twin/bare {twin / bare:5.1%}")
+def seq_requests(url: str, n: int, cap: float) -> Run:
+    with requests.Session() as session:
+
+        def call() -> None:
+            session.post(url + PATH, json=PAYLOAD).content  # noqa: B018 - read the body
+
+        sequential(call, _warmup(n), cap)
+        return sequential(call, n, cap)
+
+
+SEQUENTIAL = {
+    "bare aiohttp": seq_bare,
+    "async twin (ahttp_request)": seq_twin,
+    "blocking http_request": seq_blocking,
+    "requests.Session": seq_requests,
+}
+
+
+# --- (b) requests in flight -----------------------------------------------------------------------
+def rps_bare(url: str, n: int, concurrency: int, cap: float) -> Run:
+    async def go() -> Run:
+        async with aiohttp.ClientSession() as session:
+
+            async def call() -> None:
+                async with session.post(url + PATH, json=PAYLOAD) as r:
+                    await r.read()
+
+            await in_flight(call, _warmup(n, concurrency), concurrency, cap)
+            return await in_flight(call, n, concurrency, cap)
+
+    return asyncio.run(go())
+
+
+def rps_twin(url: str, n: int, concurrency: int, cap: float) -> Run:
+    creds = MlflowHostCreds(url)
+
+    async def go() -> Run:
+        async def call() -> None:
+            await ahttp_request(creds, PATH, "POST", json=PAYLOAD)
+
+        await in_flight(call, _warmup(n, concurrency), concurrency, cap)
+        return await in_flight(call, n, concurrency, cap)
+
+    return asyncio.run(go())
+
+
+IN_FLIGHT = {
+    "bare aiohttp": rps_bare,
+    "async twin (ahttp_request)": rps_twin,
+}
 
 
 if __name__ == "__main__":
-    main()
+    from benchmarks.run import main
+
+    main(["--sections", "a,b", *__import__("sys").argv[1:]])

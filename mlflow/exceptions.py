@@ -109,7 +109,8 @@ class RestException(MlflowException):
 
     def __init__(self, json: dict[str, Any]) -> None:
         error_code = json.get("error_code", INTERNAL_ERROR)
-        message = f"{error_code}: {json['message']}" if "message" in json else f"{error_code}: {json}"
+        detail = json.get("message", json)
+        message = f"{error_code}: {detail}"
         super().__init__(message, error_code=error_code)
         self.json_response = json
 

@@ -182,7 +182,10 @@ class RecordingServer:
 
         async def stop() -> None:
             self._listener.close()
-            await self._server.shutdown(0.5)
+            # Idle keep-alive connections would hold a graceful shutdown for its whole timeout.
+            for connection in list(self._server.connections):
+                connection.force_close()
+            await self._server.shutdown(0.1)
             await self._listener.wait_closed()
 
         try:

@@ -14,18 +14,21 @@ profile's ``region``.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
+import hmac
 import os
 import threading
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
-from aws_requests_auth.aws_auth import AWSRequestsAuth
+from aws_requests_auth.aws_auth import AWSRequestsAuth, getSignatureKey
 
 from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
 
 _SERVICE = "execute-api"
+_ALGORITHM = "AWS4-HMAC-SHA256"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Environment variables that change what botocore's chain finds: a change means a new session.
 _CHAIN_ENV = (
@@ -168,23 +171,96 @@ def _host_of(url: str) -> str:
     return host
 
 
-class _RequestSigner(AWSRequestsAuth):
-    """aws-requests-auth for one request, with the SigV4 query-string order.
+def _utcnow() -> datetime.datetime:
+    """The signing time (a seam for tests: two attempts must differ when the clock moves)."""
+    return datetime.datetime.now(datetime.timezone.utc)
 
-    The spec sorts parameters by encoded name, then value; aws-requests-auth sorts the joined
-    ``name=value`` strings, which differs when one name is a prefix of another (``a`` vs ``a-b``)
-    and then the server's signature does not match.
+
+def _canonical_path(url: str) -> str:
+    """The path without dot segments and repeated slashes (what AWS services canonicalize),
+    URI-encoded once."""
+    path = urlsplit(url).path
+    segments: list[str] = []
+    for segment in path.split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if segments:
+                segments.pop()
+        else:
+            segments.append(segment)
+    normalized = "/" + "/".join(segments)
+    if path.endswith("/") and segments:
+        normalized += "/"
+    return quote(normalized, safe="/-_.~")
+
+
+def _canonical_query(url: str) -> str:
+    """Parameters sorted by (already encoded) name, then value, as the SigV4 spec says."""
+    query = urlsplit(url).query
+    pairs = []
+    for item in query.split("&") if query else ():
+        name, _, value = item.partition("=")
+        if name:
+            pairs.append((name, value))
+    return "&".join(f"{name}={value}" for name, value in sorted(pairs))
+
+
+class _RequestSigner(AWSRequestsAuth):
+    """aws-requests-auth for one request, with a spec-conformant canonical request.
+
+    aws-requests-auth sorts the query as joined ``name=value`` strings (wrong when one name is a
+    prefix of another: ``a`` vs ``a-b``), keeps repeated slashes and dot segments in the path,
+    and reads the clock with ``utcnow()``; any of these makes the server compute a different
+    signature. Its structure (headers it signs, the key derivation) is kept.
     """
 
     @classmethod
     def get_canonical_querystring(cls, r) -> str:
-        query = urlsplit(r.url).query
-        pairs = []
-        for item in query.split("&") if query else ():
-            name, _, value = item.partition("=")
-            if name:
-                pairs.append((name, value))
-        return "&".join(f"{name}={value}" for name, value in sorted(pairs))
+        return _canonical_query(r.url)
+
+    @classmethod
+    def get_canonical_path(cls, r) -> str:
+        return _canonical_path(r.url)
+
+    def get_aws_request_headers(self, r, aws_access_key, aws_secret_access_key, aws_token):
+        amz_date = _utcnow().strftime("%Y%m%dT%H%M%SZ")
+        date_stamp = amz_date[:8]
+        to_sign = {"host": self.aws_host, "x-amz-date": amz_date}
+        if aws_token:
+            to_sign["x-amz-security-token"] = aws_token
+        names = sorted(to_sign)
+        signed_headers = ";".join(names)
+        body = r.body or b""
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        payload_hash = hashlib.sha256(body).hexdigest()
+        canonical_request = "\n".join((
+            r.method.upper(),
+            self.get_canonical_path(r),
+            self.get_canonical_querystring(r),
+            "".join(f"{name}:{to_sign[name]}\n" for name in names),
+            signed_headers,
+            payload_hash,
+        ))
+        scope = f"{date_stamp}/{self.aws_region}/{self.service}/aws4_request"
+        string_to_sign = "\n".join((
+            _ALGORITHM,
+            amz_date,
+            scope,
+            hashlib.sha256(canonical_request.encode("utf-8")).hexdigest(),
+        ))
+        key = getSignatureKey(aws_secret_access_key, date_stamp, self.aws_region, self.service)
+        signature = hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+        headers = {
+            "Authorization": f"{_ALGORITHM} Credential={aws_access_key}/{scope}, "
+            f"SignedHeaders={signed_headers}, Signature={signature}",
+            "x-amz-date": amz_date,
+            "x-amz-content-sha256": payload_hash,
+        }
+        if aws_token:
+            headers["X-Amz-Security-Token"] = aws_token
+        return headers
 
 
 class MlflowSigV4Auth(requests.auth.AuthBase):

@@ -86,9 +86,29 @@ def _config_kwargs(host_creds) -> dict[str, Any]:
     return {"profile": None}
 
 
-@functools.lru_cache(maxsize=_MAX_CACHED_CLIENTS)
+_clients: dict[tuple, Any] = {}
+_clients_lock = threading.Lock()
+
+
 def _workspace_client(host_creds, timeout, retry_timeout_seconds):
-    """Blocking (the SDK may fetch OIDC metadata and tokens): called in the worker thread."""
+    """The cached client for these creds and timeouts. Blocking (the SDK may fetch OIDC metadata
+    and a token): called in the worker thread. Built under a lock, so concurrent first calls
+    make one client (one token request), not one each; failures are not cached."""
+    key = (host_creds, timeout, retry_timeout_seconds)
+    client = _clients.get(key)
+    if client is not None:
+        return client
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _build_workspace_client(host_creds, timeout, retry_timeout_seconds)
+            if len(_clients) >= _MAX_CACHED_CLIENTS:
+                _clients.pop(next(iter(_clients)))  # the oldest
+            _clients[key] = client
+    return client
+
+
+def _build_workspace_client(host_creds, timeout, retry_timeout_seconds):
     from databricks.sdk import WorkspaceClient
     from databricks.sdk.config import Config
 
@@ -113,7 +133,8 @@ def _workspace_client(host_creds, timeout, retry_timeout_seconds):
 
 def clear_client_cache() -> None:
     """Forget the cached SDK clients (e.g. after changing ~/.databrickscfg)."""
-    _workspace_client.cache_clear()
+    with _clients_lock:
+        _clients.clear()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -205,8 +226,12 @@ class DatabricksSDKTransport:
         self._timeout = timeout
         self._retry_timeout_seconds = retry_timeout_seconds
 
-    async def send(self, request: Request, total_timeout: float | None) -> Response:
+    async def send(
+        self, request: Request, total_timeout: float | None, on_sent=None
+    ) -> Response:
         loop = asyncio.get_running_loop()
+        if on_sent is not None:  # a throttle slot: the SDK gives no finer "sent" signal
+            on_sent()
         call = functools.partial(
             _sdk_attempt, self._host_creds, self._timeout, self._retry_timeout_seconds, request
         )

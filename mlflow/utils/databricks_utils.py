@@ -29,6 +29,9 @@ _DATABRICKS_UNITY_CATALOG_SCHEME = "databricks-uc"
 _CONFIG_PROFILE_ENV = "DATABRICKS_CONFIG_PROFILE"
 _CONFIG_FILE_ENV = "DATABRICKS_CONFIG_FILE"
 _DEFAULT_PROFILE = "DEFAULT"
+# Retry budget of the SDK's probes while checking a configuration (its default is 300s of retries
+# against an unreachable host): the check is best-effort, requests get their own budget.
+_SDK_CHECK_RETRY_TIMEOUT_SECONDS = 10
 # Field -> environment variable, as the Databricks CLI/SDK name them.
 _ENV_FIELDS = {
     "host": "DATABRICKS_HOST",
@@ -199,7 +202,7 @@ def _sdk_config_values(profile: str | None, fingerprint: bytes) -> _DatabricksCo
     read back what it resolved. Cached per configuration: it can cost network round trips."""
     from databricks.sdk.config import Config
 
-    config = Config(profile=profile)
+    config = Config(profile=profile, retry_timeout_seconds=_SDK_CHECK_RETRY_TIMEOUT_SECONDS)
     return _DatabricksConfigValues(
         host=config.host,
         token=config.token,

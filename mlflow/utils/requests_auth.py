@@ -10,9 +10,13 @@ import requests
 
 from async_core import Request
 
+
 # Signers that do real work (SigV4 with botocore credential lookups, token refresh) run in a
 # worker thread; plain header setters are cheap enough to run inline.
-_INLINE_AUTH_TYPES = (requests.auth.HTTPBasicAuth,)
+def _inline_auth_types() -> tuple[type, ...]:
+    from mlflow.tracking.request_auth.registry import HeadersAuth
+
+    return (requests.auth.HTTPBasicAuth, HeadersAuth)
 
 
 def _apply(auth: Any, request: Request) -> Request:
@@ -33,7 +37,7 @@ def requests_auth_hook(auth: Any):
         auth = requests.auth.HTTPBasicAuth(*auth)
     if not callable(auth):
         raise TypeError(f"Unsupported auth object of type {type(auth).__name__}")
-    inline = isinstance(auth, _INLINE_AUTH_TYPES)
+    inline = isinstance(auth, _inline_auth_types())
 
     async def hook(request: Request) -> Request:
         if inline:

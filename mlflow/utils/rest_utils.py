@@ -17,7 +17,7 @@ import warnings
 from collections.abc import AsyncIterator, Iterator
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import requests
@@ -247,11 +247,23 @@ def _checked_base(host: str) -> str:
     parts = urlsplit(base)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(base)
+    # requests' own host checks (bad characters, bad IDNA labels) raise InvalidURL here, as
+    # they would in MLflow, instead of a DNS lookup of a name that cannot exist.
+    requests.models.PreparedRequest().prepare_url(base, None)
     return base
 
 
-@lru_cache(maxsize=64)
 def _ssl_context(verify: bool | str, client_cert: str | tuple | None) -> ssl.SSLContext | bool:
+    if verify is True:
+        # requests reads these per request, so they must be part of the cache key.
+        verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    return _cached_ssl_context(verify, client_cert)
+
+
+@lru_cache(maxsize=64)
+def _cached_ssl_context(
+    verify: bool | str, client_cert: str | tuple | None
+) -> ssl.SSLContext | bool:
     """SSL contexts are expensive (CA bundle parsing): build one per distinct configuration."""
     if verify is False:
         if client_cert is None:
@@ -260,13 +272,9 @@ def _ssl_context(verify: bool | str, client_cert: str | tuple | None) -> ssl.SSL
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     elif verify is True:
-        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-        if bundle:
-            context = ssl.create_default_context(cafile=bundle)
-        else:
-            import certifi
+        import certifi
 
-            context = ssl.create_default_context(cafile=certifi.where())
+        context = ssl.create_default_context(cafile=certifi.where())
     elif os.path.isdir(verify):
         context = ssl.create_default_context(capath=verify)
     else:
@@ -291,7 +299,7 @@ def _encode_body(kwargs: dict[str, Any], headers: dict[str, str]) -> bytes | Non
     files = kwargs.get("files")
     if files:
         body, content_type = requests.models.RequestEncodingMixin._encode_files(files, data or {})
-        headers.setdefault("Content-Type", content_type)
+        _default_content_type(headers, content_type)
         return body
     if data is not None and data != {} and data != []:
         if isinstance(data, bytes):
@@ -302,16 +310,21 @@ def _encode_body(kwargs: dict[str, Any], headers: dict[str, str]) -> bytes | Non
             content = data.read()
             return content.encode("utf-8") if isinstance(content, str) else content
         if isinstance(data, (dict, list, tuple)):
-            headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
-            items = data.items() if isinstance(data, dict) else data
-            return urlencode(
-                [(k, v) for k, v in items if v is not None], doseq=True
-            ).encode("utf-8")
+            _default_content_type(headers, "application/x-www-form-urlencoded")
+            # requests' own encoder: it also drops None inside lists of values.
+            encoded = requests.models.RequestEncodingMixin._encode_params(data)
+            return encoded.encode("utf-8") if isinstance(encoded, str) else encoded
         return bytes(data)
     if json_body is not None:
-        headers.setdefault("Content-Type", "application/json")
+        _default_content_type(headers, "application/json")
         return _JSON_ENCODER.encode(json_body).encode("utf-8")
     return None
+
+
+def _default_content_type(headers: dict[str, str], value: str) -> None:
+    """Set Content-Type unless the caller set it, in any case (as requests does)."""
+    if not any(name.lower() == "content-type" for name in headers):
+        headers["Content-Type"] = value
 
 
 def _with_params(url: str, params: Any) -> str:
@@ -626,7 +639,9 @@ async def ahttp_request(
         extra_headers, retry_codes, timeout, raise_on_status, respect_retry_after_header,
         retry_timeout_seconds, kwargs, admission,
     )
-    return AsyncStreamResponse(core) if core.is_stream else _EngineResponse(core)
+    # A transport may buffer even a streamed request (the Databricks SDK path): the async stream
+    # API still applies, it just reads from memory.
+    return AsyncStreamResponse(core) if kwargs.get("stream") else _EngineResponse(core)
 
 
 # ---------------------------------------------------------------------------------------------

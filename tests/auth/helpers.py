@@ -126,7 +126,10 @@ class FakeWorkspace(LoopbackServer):
         self.issued: list[str] = []
         self._serial = itertools.count(1)
         self.script: deque[tuple[int, object, dict | None]] = deque()
+        self.fallback: tuple[int, object, dict | None] | None = None  # when the script is empty
         self.delay = 0.0  # seconds before each API answer
+        self.in_flight = 0
+        self.max_in_flight = 0
 
     async def handle(self, r: Recorded) -> web.StreamResponse:
         if r.path == "/.well-known/databricks-config":
@@ -143,10 +146,15 @@ class FakeWorkspace(LoopbackServer):
             return json_response(
                 401, {"error_code": "UNAUTHENTICATED", "message": "invalid access token"}
             )
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        if self.script:
-            status, payload, headers = self.script.popleft()
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+        finally:
+            self.in_flight -= 1
+        if self.script or self.fallback:
+            status, payload, headers = self.script.popleft() if self.script else self.fallback
             return json_response(status, payload, headers)
         body = r.json() if r.body and "json" in r.headers.get("Content-Type", "") else None
         return json_response(

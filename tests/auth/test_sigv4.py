@@ -8,14 +8,13 @@ from collections import deque
 
 import pytest
 from aiohttp import web
-from aws_requests_auth import aws_auth
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from mlflow.exceptions import MlflowException
 from mlflow.utils import aws_sigv4
-from mlflow.utils.aws_sigv4 import _RequestSigner, get_sigv4_auth
+from mlflow.utils.aws_sigv4 import _canonical_path, _RequestSigner, get_sigv4_auth
 from mlflow.utils.credentials import get_default_host_creds
 from mlflow.utils.rest_utils import MlflowHostCreds, ahttp_request, http_request
 from tests.auth.helpers import LoopbackServer, Recorded, json_response
@@ -78,7 +77,8 @@ def test_get_with_query_matches_botocore(monkeypatch):
     (recorded,) = server.requests
     _assert_verified(server, recorded)
     assert recorded.headers["X-Amz-Date"]
-    assert recorded.headers["Authorization"].startswith(f"AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/")
+    authorization = recorded.headers["Authorization"]
+    assert authorization.startswith(f"AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/")
     assert dict(recorded.query) == params
 
 
@@ -97,21 +97,21 @@ async def test_post_json_with_session_token_matches_botocore(monkeypatch):
 
 
 class _MovingClock:
-    """Stands in for the ``datetime`` module aws-requests-auth reads the time from."""
+    """The signer's clock: each reading returns the next time (the last one repeats)."""
 
     def __init__(self, *times: real_datetime.datetime) -> None:
         self._times = list(times)
-        self.datetime = self
 
-    def utcnow(self) -> real_datetime.datetime:
+    def __call__(self) -> real_datetime.datetime:
         return self._times.pop(0) if len(self._times) > 1 else self._times[0]
 
 
 def test_each_retry_is_signed_again(monkeypatch):
     _set_env_credentials(monkeypatch)
-    t0 = real_datetime.datetime(2024, 5, 17, 23, 59, 58)
+    t0 = real_datetime.datetime(2024, 5, 17, 23, 59, 58, tzinfo=real_datetime.timezone.utc)
     # The second attempt is signed on the next day: date, scope and signature all change.
-    monkeypatch.setattr(aws_auth, "datetime", _MovingClock(t0, t0 + real_datetime.timedelta(seconds=7)))
+    clock = _MovingClock(t0, t0 + real_datetime.timedelta(seconds=7))
+    monkeypatch.setattr(aws_sigv4, "_utcnow", clock)
     with SigV4Server() as server:
         server.statuses.append(503)
         creds = MlflowHostCreds(server.url, aws_sigv4=True)
@@ -127,6 +127,15 @@ def test_each_retry_is_signed_again(monkeypatch):
     assert signature(first) != signature(second)
     _assert_verified(server, first)
     _assert_verified(server, second)
+
+
+def test_path_with_repeated_slashes_and_dot_segments(monkeypatch):
+    _set_env_credentials(monkeypatch)
+    with SigV4Server() as server:
+        creds = MlflowHostCreds(f"{server.url}/stage/", aws_sigv4=True)
+        response = http_request(creds, "//api/2.0/./a%20b/", "GET")
+    assert response.status_code == 200, response.text
+    _assert_verified(server, server.requests[0])
 
 
 def test_credentials_and_region_from_botocore_profile_files(isolated_environment):
@@ -163,18 +172,18 @@ def test_tracking_env_var_turns_sigv4_on(monkeypatch):
 
 def test_missing_credentials_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("AWS_REGION", REGION)
-    with SigV4Server() as server:
-        with pytest.raises(MlflowException, match="AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"):
-            http_request(MlflowHostCreds(server.url, aws_sigv4=True), "/api/x", "GET")
+    missing = pytest.raises(MlflowException, match="AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+    with SigV4Server() as server, missing:
+        http_request(MlflowHostCreds(server.url, aws_sigv4=True), "/api/x", "GET")
     assert server.requests == []
 
 
 def test_missing_region_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-    with SigV4Server() as server:
-        with pytest.raises(MlflowException, match="Set AWS_REGION or AWS_DEFAULT_REGION") as info:
-            http_request(MlflowHostCreds(server.url, aws_sigv4=True), "/api/x", "GET")
+    missing = pytest.raises(MlflowException, match="Set AWS_REGION or AWS_DEFAULT_REGION")
+    with SigV4Server() as server, missing as info:
+        http_request(MlflowHostCreds(server.url, aws_sigv4=True), "/api/x", "GET")
     assert server.requests == []
     assert SECRET_KEY not in str(info.value)
 
@@ -201,6 +210,13 @@ def test_canonical_query_string_is_botocore_s(query):
         request
     )
     assert _RequestSigner.get_canonical_querystring(Prepared) == botocore_form
+
+
+@pytest.mark.parametrize("path", ["/", "", "/a//b/", "/a/./b/../c", "/a%2Fb/c~d", "/x y/é"])
+def test_canonical_path_is_botocore_s(path):
+    url = f"https://api.example.com{path}"
+    signer = SigV4Auth(Credentials("a", "b"), "execute-api", REGION)
+    assert _canonical_path(url) == signer._normalize_url_path(path)
 
 
 def test_get_sigv4_auth_is_cheap_and_reprs_no_secret(monkeypatch):

@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import bisect
 import http.client
-import math
-import socket
+import json
+import subprocess
+import sys
 import threading
-import time
+import urllib.request
 from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
 
 class LoopThread:
@@ -47,57 +48,55 @@ class LoopThread:
 
 
 class FixedWindowServer:
-    """127.0.0.1 server that admits ``calls`` per fixed window of ``period`` s, else 429.
+    """A 127.0.0.1 server, in a process of its own, that admits ``calls`` per fixed window of
+    ``period`` s and answers 429 past it (see ``window_server.py``).
 
     ``anchor="aligned"`` counts in windows ``[k * period, (k + 1) * period)`` of the monotonic
     clock; ``anchor="first-hit"`` opens a window at the first request after the last one
-    expired (as an in-memory fixed-window limiter does). Arrival times (``time.monotonic()``)
-    and the ``X-Caller`` header of every request are recorded.
+    expired, as an in-memory fixed-window limiter does. Arrival times (``time.monotonic()``,
+    the same clock in every process) and each request's ``X-Caller`` header are recorded.
     """
 
     def __init__(self, calls: int, period: float, anchor: str = "aligned") -> None:
-        assert anchor in ("aligned", "first-hit")
         self.calls, self.period, self.anchor = calls, period, anchor
-        self.arrivals: list[float] = []
-        self.callers: list[str] = []
-        self.rejected = 0
-        self._window_id: float = -math.inf
-        self._count = 0
-        self._thread = LoopThread("fixed-window-server")
-        self._runner: web.AppRunner | None = None
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        self._thread.run(self._start(sock))
+        self._process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("window_server.py"))]
+            + [str(calls), str(period), anchor],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._process.stdout is not None
+        self.port = int(self._process.stdout.readline())
         self.url = f"http://127.0.0.1:{self.port}/call"
 
-    async def _start(self, sock: socket.socket) -> None:
-        app = web.Application()
-        app.router.add_route("*", "/call", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.SockSite(self._runner, sock).start()
+    def _record(self) -> dict[str, Any]:
+        url = f"http://127.0.0.1:{self.port}/arrivals"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return json.load(response)
 
-    async def _handle(self, request: web.Request) -> web.Response:
-        now = time.monotonic()
-        self.arrivals.append(now)
-        self.callers.append(request.headers.get("X-Caller", "?"))
-        if self.anchor == "aligned":
-            window = now // self.period
-            if window != self._window_id:
-                self._window_id, self._count = window, 0
-        elif now >= self._window_id + self.period:
-            self._window_id, self._count = now, 0
-        self._count += 1
-        if self._count > self.calls:
-            self.rejected += 1
-            return web.json_response({"error": "rate limited"}, status=429)
-        return web.json_response({"ok": True})
+    @property
+    def arrivals(self) -> list[float]:
+        return self._record()["arrivals"]
+
+    @property
+    def callers(self) -> list[str]:
+        return self._record()["callers"]
+
+    @property
+    def rejected(self) -> int:
+        return self._record()["rejected"]
 
     def close(self) -> None:
-        if self._runner is not None:
-            self._thread.run(self._runner.cleanup())
-        self._thread.close()
+        assert self._process.stdin is not None
+        self._process.stdin.close()
+        try:
+            self._process.wait(10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(10)
+        assert self._process.stdout is not None
+        self._process.stdout.close()
 
 
 def max_in_any_window(times: list[float], period: float) -> int:

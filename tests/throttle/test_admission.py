@@ -431,3 +431,20 @@ def test_a_closed_owner_loop_is_replaced_and_history_kept() -> None:
             adm.acquire_blocking(timeout=0)  # both starts still count
     finally:
         loops[-1].close()
+
+
+def test_pending_slots_of_a_replaced_owner_loop_do_not_jam_the_new_one() -> None:
+    loops = [LoopThread("first-owner")]
+    throttle = Throttle(lambda: loops[-1].loop, guard=0.0)
+    adm = throttle.admission("rebind", 1, 60)
+    try:
+        old_slot = adm.reserve_blocking()  # never settled under the first loop
+        loops[0].close()
+        loops.append(LoopThread("second-owner"))
+        with adm.reserve_blocking(timeout=1) as slot:  # not blocked by the orphaned slot
+            slot.started()
+        old_slot.started()  # a late word from the old slot still counts as a start
+        starts, pending, _ = state(loops[1], adm)
+        assert (len(starts), pending) == (2, 0)
+    finally:
+        loops[-1].close()

@@ -62,9 +62,7 @@ def test_the_owner_loop_other_loops_and_threads_share_one_limit(
         statuses[tag] = [blocking_call(adm, server, tag, reserve=True) for _ in range(each)]
 
     def facade_thread(tag: str) -> None:  # blocking calls that run on the owner (runner) loop
-        statuses[tag] = [
-            owner.run(burst(server.url, 1, adm.reserve, tag))[0] for _ in range(each)
-        ]
+        statuses[tag] = [owner.run(burst(server.url, 1, adm.reserve, tag))[0] for _ in range(each)]
 
     def loop_thread(tag: str) -> None:  # a user's own event loop
         statuses[tag] = asyncio.run(burst(server.url, each, adm.reserve, tag))

@@ -1,0 +1,133 @@
+"""Smoke tests of the benchmark harness and the demo, in tiny configurations.
+
+They check that every output is written and holds real measurements, never how fast anything is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.common import ROOT, upstream, upstream_stats
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _run(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return done
+
+
+@pytest.mark.timeout(180)
+def test_harness_writes_table_json_and_chart(tmp_path: Path) -> None:
+    done = _run([
+        "-m", "benchmarks.run", "--quick", "--sections", "a,b,c,e", "--rounds", "1",
+        "--requests", "30", "--concurrency", "1,4", "--memory-requests", "300",
+        "--memory-blocking-requests", "60", "--out", str(tmp_path),
+    ])
+    md, js, png = tmp_path / "bench.md", tmp_path / "bench.json", tmp_path / "throughput.png"
+    assert md.exists() and js.exists() and png.exists()
+    assert png.read_bytes()[:8] == PNG_MAGIC
+    for path in (md, js, png):
+        assert str(path) in done.stdout  # the paths are printed
+
+    results = json.loads(js.read_text())
+    assert results["machine"]["cores"] >= 1 and results["machine"]["aiohttp"]
+    seq = results["sequential"]["clients"]
+    assert set(seq) == {"bare aiohttp", "async twin (ahttp_request)", "blocking http_request",
+                        "requests.Session"}
+    assert all(c["best"] > 0 and c["rounds"] for c in seq.values())
+    assert seq["bare aiohttp"]["vs_bare"] == pytest.approx(1.0)
+    flight = results["in_flight"]["clients"]
+    assert set(flight["async twin (ahttp_request)"]) == {"1", "4"}
+    assert all(level["best"] > 0 for c in flight.values() for level in c.values())
+    # The upstream answered every first attempt 503: each client really made two attempts.
+    rows = results["retry"]["rows"]
+    assert {r["client"] for r in rows} >= {"bare aiohttp", "async twin (ahttp_request)"}
+    assert all(r["attempts_per_request"] == pytest.approx(2.0) for r in rows)
+    memory = {r["client"]: r for r in results["memory"]["rows"]}
+    assert set(memory) == {"twin", "bare", "blocking"}
+    assert memory["twin"]["requests"] == 300 and memory["blocking"]["requests"] == 60
+    assert all(r["final_mb"] > 0 for r in memory.values())
+    # The RSS bar is not judged on a shortened run.
+    rss_bar = next(b for b in results["bars"] if b["bar"].startswith("RSS"))
+    assert rss_bar["passed"] is None
+
+    text = md.read_text()
+    for heading in ("## Bars (issue 7)", "## (a) Sequential", "## (b) Requests in flight",
+                    "## (c) Retry path", "## (e) Memory"):
+        assert heading in text
+    assert "| blocking http_request |" in text
+
+
+@pytest.mark.timeout(120)
+def test_demo_uses_every_api(tmp_path: Path) -> None:
+    done = _run(["-m", "benchmarks.demo", "--no-bench", "--out", str(tmp_path)])
+    out = done.stdout
+    assert "list_endpoints(): chat-limited  llm/v1/chat, limit 40/second" in out
+    assert "predict(endpoint='chat') -> 'Echo: What does mlflow-aio do?'" in out
+    assert "http_request(creds, '/health', 'GET') -> 200 {'status': 'OK'}" in out
+    assert "asyncio.gather(50 x apredict) -> 50 answers" in out
+    assert "predict_stream -> 6 chunks: 'Echo: stream these words to me'" in out
+    assert "apredict_stream -> 5 chunks: 'Echo: one two three four'" in out
+    assert "120/120 answered, 0 errors" in out
+    assert "get_deploy_client('databricks').list_endpoints() -> ['chat', 'completions'" in out
+    assert "Done (benchmark skipped)" in out
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.timeout(120)
+def test_mlflow_peer_plumbing(tmp_path: Path) -> None:
+    """The peer runs any interpreter with an ``mlflow`` on its path; here a stand-in venv whose
+    python sees this checkout, so the plumbing is tested without the real package."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    python = venv / "bin" / "python"
+    python.write_text(f'#!/bin/sh\nPYTHONPATH="{ROOT}" exec "{sys.executable}" "$@"\n')
+    python.chmod(python.stat().st_mode | stat.S_IXUSR)
+
+    from benchmarks.peer import check_peer, peer_python, run_peer
+
+    found, why = peer_python(str(venv))
+    assert found == python and why is None
+    version, why = check_peer(found)
+    assert version and why is None
+    with upstream() as url, upstream("--fail-first", "503") as retry_url:
+        out = run_peer(found, {"url": url, "requests": 20, "concurrency": [2],
+                               "retry_url": retry_url, "retry_requests": 10}, timeout=90)
+    assert out["sequential"]["count"] == 20
+    assert out["in_flight"]["2"]["count"] == 20
+    assert out["retry_sequential"]["count"] == 10
+    assert out["retry_sequential"]["attempts"] == 20
+
+
+def test_peer_skipped_without_a_venv(tmp_path: Path) -> None:
+    from benchmarks.peer import peer_python
+
+    assert peer_python(None) == (None, "no --mlflow-venv given")
+    found, why = peer_python(str(tmp_path / "nowhere"))
+    assert found is None and "no interpreter" in why
+
+
+def test_echo_server_fails_each_request_once() -> None:
+    import requests
+
+    with upstream("--fail-first", "503") as url:
+        first = requests.post(url + "/x", json={}, headers={"X-Bench-Id": "a"}, timeout=10)
+        second = requests.post(url + "/x", json={}, headers={"X-Bench-Id": "a"}, timeout=10)
+        other = requests.post(url + "/x", json={}, headers={"X-Bench-Id": "b"}, timeout=10)
+        plain = requests.post(url + "/x", json={}, timeout=10)
+        assert [first.status_code, second.status_code, other.status_code, plain.status_code] == [
+            503, 200, 503, 200]
+        assert upstream_stats(url) == {"attempts": 4, "failed": 2}
