@@ -105,19 +105,12 @@ class RecordingServer:
         with self._lock:
             self._queue.extend(replies)
 
-    def respond_with(self, handler: Handler) -> None:
+    def respond_with(self, handler: Handler | None) -> None:
+        """Answer with ``handler`` once the script is used up (None: back to ``default``)."""
         self.handler = handler
 
     def paths(self) -> list[str]:
         return [a.path for a in self.attempts]
-
-    def wait_for_arrivals(self, count: int, timeout: float = 10.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while len(self.attempts) < count:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.005)
-        return True
 
     # --- serving -------------------------------------------------------------------------------
     def _serve(self) -> None:
@@ -151,7 +144,7 @@ class RecordingServer:
             query=MultiDict(request.query),
             raw_path=request.raw_path,
             headers=CIMultiDict(request.headers),
-            body=await request.read(),
+            body=await request.content.read(),  # unlike request.read(), no 1 MiB cap
             time=time.monotonic(),
             port=peer[1] if peer else -1,
         )
@@ -209,10 +202,6 @@ async def _sleep_while_connected(request: web.BaseRequest, seconds: float) -> No
         if transport is None or transport.is_closing():
             raise asyncio.CancelledError
         await asyncio.sleep(min(left, 0.02))
-
-
-async def sleep_while_connected(request: web.BaseRequest, seconds: float) -> None:
-    await _sleep_while_connected(request, seconds)
 
 
 @pytest.fixture

@@ -27,7 +27,10 @@ from typing import Any
 from urllib.parse import urlparse
 
 from async_core import iter_sync, run_sync
+from mlflow.deployments._limits import ClientLimits
+from mlflow.deployments.batch import DEFAULT_CONCURRENCY, BatchResult, run_batch
 from mlflow.exceptions import MlflowException
+from mlflow.utils.throttling import combine, current_admission
 
 _UNIMPLEMENTED = (
     "Method is unimplemented in base client. Implementation should be provided by specific "
@@ -99,6 +102,125 @@ class BaseDeploymentClient(abc.ABC):
     def _overrides(self, name: str) -> bool:
         """True if this client's class defines ``name`` itself rather than inheriting ours."""
         return getattr(type(self), name, None) is not getattr(BaseDeploymentClient, name)
+
+    # --- rate limits -------------------------------------------------------------------------
+    # True for clients whose predict paths take a rate-limit slot per request themselves (the
+    # built-in ones). For the others, batch prediction takes one per input.
+    _applies_limits = False
+
+    def _client_limits(self) -> ClientLimits:
+        # Lazily: a plugin's __init__ need not call ours.
+        limits = self.__dict__.get("_limits_state")
+        if limits is None:
+            limits = self.__dict__.setdefault("_limits_state", ClientLimits())
+        return limits
+
+    def set_limit(self, endpoint, limit) -> None:
+        """Throttle this client's requests to ``endpoint`` to ``limit``, or not at all (None).
+
+        The override wins over any limit the endpoint advertises. Every request attempt
+        (retries included) of ``predict``, ``predict_stream`` and their awaitable twins takes a
+        start slot; clients that are not built in apply it to batch prediction. Clients (in any
+        thread or event loop) that set the same limit on the same target and endpoint share one
+        budget.
+
+        Args:
+            endpoint: The endpoint's name.
+            limit: A ``mlflow.gateway.config.Limit`` such as
+                ``Limit(calls=50, renewal_period="second")`` (or a dict with ``calls``,
+                ``renewal_period`` and optionally ``key``), or None for no throttling.
+
+        Raises:
+            MlflowException: ``INVALID_PARAMETER_VALUE`` for an invalid endpoint or limit.
+        """
+        self._client_limits().set(self.target_uri, endpoint, limit)
+
+    def clear_limit(self, endpoint=None) -> None:
+        """Remove the :meth:`set_limit` override of ``endpoint`` (of every endpoint if None)."""
+        self._client_limits().clear(endpoint)
+
+    async def _aendpoint_admission(self, endpoint):
+        """The rate-limit admission this client applies to ``endpoint``, if any."""
+        found = self._client_limits().get(endpoint)
+        return None if found is None else found[1]
+
+    async def _apredict_admission(self, endpoint):
+        """What a predict request to ``endpoint`` goes through: the client's limit for it and
+        the active ``mlflow.utils.throttling.throttle`` block, if any."""
+        return combine(await self._aendpoint_admission(endpoint), current_admission())
+
+    # --- batch prediction --------------------------------------------------------------------
+    async def apredict_batch(
+        self,
+        endpoint,
+        inputs,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        *,
+        progress: bool | None = None,
+        on_result=None,
+        deployment_name=None,
+    ) -> list[BatchResult]:
+        """Awaitable :meth:`predict_batch`."""
+        gate = None
+        if not self._applies_limits:
+            # The plugin's requests are out of our reach: pace the predictions themselves.
+            gate = await self._aendpoint_admission(endpoint)
+        endpoint_kwargs = _with_endpoint(endpoint)
+
+        async def predict(item):
+            return await self.apredict(deployment_name, item, **endpoint_kwargs)
+
+        return await run_batch(
+            predict,
+            inputs,
+            concurrency=concurrency,
+            gate=gate,
+            progress=progress,
+            on_result=on_result,
+            desc=f"predict {endpoint or deployment_name}",
+        )
+
+    def predict_batch(
+        self,
+        endpoint,
+        inputs,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        *,
+        progress: bool | None = None,
+        on_result=None,
+        deployment_name=None,
+    ) -> list[BatchResult]:
+        """Predict on every input of ``inputs`` with ``endpoint``, ``concurrency`` at a time.
+
+        Every input yields exactly one :class:`~mlflow.deployments.batch.BatchResult` (its
+        ``index``, and its ``result`` or its ``error``), returned in input order; one failure
+        never stops the others. Requests obey the endpoint's rate limit (advertised, or set
+        with :meth:`set_limit`) and any active ``throttle`` block. Ctrl-C cancels the requests
+        in flight.
+
+        Args:
+            endpoint: The endpoint's name (None to address ``deployment_name`` only).
+            inputs: An iterable of inputs, each as for :meth:`predict`; read lazily.
+            concurrency: The most predictions in flight at once.
+            progress: Show a tqdm progress bar: None (default) when stderr is a terminal and
+                tqdm is installed, True whenever tqdm is installed, False never.
+            on_result: Called with each ``BatchResult`` as it finishes (completion order, on
+                the event loop that runs the batch); an exception it raises stops the batch.
+            deployment_name: Passed to ``predict`` for targets that address deployments.
+
+        Returns:
+            A list of ``BatchResult``, one per input, in input order.
+        """
+        return run_sync(
+            self.apredict_batch(
+                endpoint,
+                inputs,
+                concurrency,
+                progress=progress,
+                on_result=on_result,
+                deployment_name=deployment_name,
+            )
+        )
 
     # --- deployments (abstract, as in MLflow) --------------------------------------------------
     @abc.abstractmethod

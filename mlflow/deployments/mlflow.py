@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from async_core import iter_sync, run_sync
+from mlflow.deployments import _limits
 from mlflow.deployments._http import (
     default_host_creds,
     is_timeout,
@@ -26,6 +27,7 @@ from mlflow.environment_variables import (
     MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT,
 )
 from mlflow.exceptions import BAD_REQUEST, MlflowException
+from mlflow.utils import rest_utils
 from mlflow.utils.rest_utils import ahttp_request, augmented_raise_for_status
 
 if TYPE_CHECKING:
@@ -72,6 +74,20 @@ class MlflowDeploymentClient(BaseDeploymentClient):
     Every method has an awaitable twin (``aget_endpoint``, ``alist_endpoints``, ``apredict``,
     ``apredict_stream``); the blocking methods run the same code on a background event loop.
 
+    Predictions are throttled to the ``limit`` each endpoint advertises, so the gateway never
+    has to refuse one: at most ``calls`` requests start in any ``renewal_period``, shared by
+    every client, thread and event loop of the process that talks to the same endpoint. The
+    limit is read with ``get_endpoint`` (and from ``list_endpoints`` / ``get_endpoint``
+    answers) and refreshed every ``limit_refresh_interval`` seconds. Turn this off with
+    ``throttle=False`` or ``MLFLOW_DEPLOYMENTS_CLIENT_THROTTLE=false``; override one endpoint's
+    limit with :meth:`set_limit`.
+
+    Args:
+        target_uri: The gateway's base URL.
+        throttle: Throttle to advertised limits; None (default) reads
+            ``MLFLOW_DEPLOYMENTS_CLIENT_THROTTLE`` (default true) at each request.
+        limit_refresh_interval: Seconds after which a cached advertised limit is read again.
+
     .. code-block:: python
 
         from mlflow.deployments import get_deploy_client
@@ -82,6 +98,60 @@ class MlflowDeploymentClient(BaseDeploymentClient):
         for chunk in client.predict_stream(endpoint="chat", inputs={"messages": [...]}):
             print(chunk["choices"][0]["delta"])
     """
+
+    _applies_limits = True
+
+    def __init__(
+        self,
+        target_uri,
+        *,
+        throttle: bool | None = None,
+        limit_refresh_interval: float = _limits.DEFAULT_REFRESH_INTERVAL,
+    ):
+        super().__init__(target_uri)
+        if throttle is not None and not isinstance(throttle, bool):
+            raise MlflowException.invalid_parameter_value(
+                f"Invalid throttle={throttle!r}: use True, False, or None to follow "
+                f"{_limits.THROTTLE_ENV}."
+            )
+        self.throttle = throttle
+        self._advertised = _limits.AdvertisedLimits(
+            target_uri, self._afetch_limit, _limits.check_refresh_interval(limit_refresh_interval)
+        )
+
+    # --- rate limits ---------------------------------------------------------------------------
+    def _advertised_limits(self) -> _limits.AdvertisedLimits:
+        advertised = self.__dict__.get("_advertised")
+        if advertised is None:  # a subclass that skipped our __init__
+            advertised = self.__dict__.setdefault(
+                "_advertised",
+                _limits.AdvertisedLimits(
+                    self.target_uri, self._afetch_limit, _limits.DEFAULT_REFRESH_INTERVAL
+                ),
+            )
+        return advertised
+
+    async def _afetch_limit(self, endpoint: str) -> Any:
+        """The ``limit`` the gateway advertises for ``endpoint`` (one short, unretried GET)."""
+        route = join_paths(MLFLOW_DEPLOYMENTS_CRUD_ENDPOINT_BASE, quote(endpoint, safe=""))
+        response = await rest_utils.ahttp_request(
+            host_creds=default_host_creds(self.target_uri),
+            endpoint=route,
+            method="GET",
+            timeout=_limits._FETCH_TIMEOUT,
+            max_retries=0,
+            raise_on_status=False,
+        )
+        augmented_raise_for_status(response)
+        return response.json().get("limit")
+
+    async def _aendpoint_admission(self, endpoint):
+        found = self._client_limits().get(endpoint)
+        if found is not None:
+            return found[1]
+        if not _limits.throttle_enabled(self.__dict__.get("throttle")):
+            return None
+        return await self._advertised_limits().admission(endpoint)
 
     # --- not supported by a gateway: its endpoints come from its configuration file ------------
     def create_deployment(self, name, model_uri, flavor=None, config=None, endpoint=None):
@@ -188,17 +258,20 @@ class MlflowDeploymentClient(BaseDeploymentClient):
         Every predict and stream request goes through here: this is where client-side
         throttling (keyed on the endpoint's advertised ``limit``) plugs in.
         """
+        route = _query_route(endpoint)
+        admission = await self._apredict_admission(endpoint)
         timeout = MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT.get()
         try:
             response = await ahttp_request(
                 host_creds=default_host_creds(self.target_uri),
-                endpoint=_query_route(endpoint),
+                endpoint=route,
                 method="POST",
                 timeout=timeout,
                 retry_codes=MLFLOW_DEPLOYMENT_CLIENT_REQUEST_RETRY_CODES,
                 raise_on_status=False,
                 json=body,
                 stream=stream,
+                _admission=admission,
             )
         except MlflowException as e:
             if is_timeout(e):
@@ -215,12 +288,15 @@ class MlflowDeploymentClient(BaseDeploymentClient):
         # Delayed import: the configuration models are only needed once a response arrives.
         from mlflow.deployments.server.config import Endpoint
 
-        return Endpoint(
+        endpoint = Endpoint(
             **{
                 **payload,
                 "endpoint_url": resolve_endpoint_url(self.target_uri, payload["endpoint_url"]),
             }
         )
+        # A fresh answer about the endpoint's limit: the throttle's cache takes it too.
+        self._advertised_limits().note(endpoint.name, endpoint.limit)
+        return endpoint
 
     async def aget_endpoint(self, endpoint) -> Endpoint:
         """Awaitable :meth:`get_endpoint`."""

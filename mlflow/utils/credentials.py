@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import configparser
 import os
+from functools import lru_cache
 from typing import NamedTuple
 
 from mlflow.environment_variables import (
@@ -36,8 +37,16 @@ def _get_credentials_path() -> str:
 def _read_mlflow_creds_from_file() -> tuple[str | None, str | None]:
     """``mlflow_tracking_username`` / ``mlflow_tracking_password`` of the ``[mlflow]`` section."""
     path = _get_credentials_path()
-    if not os.path.exists(path):
+    try:
+        stat = os.stat(path)
+    except OSError:
         return None, None
+    # Deployment clients resolve credentials per request: parse the file once per version of it.
+    return _parse_credentials_file(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=8)
+def _parse_credentials_file(path: str, mtime_ns: int, size: int) -> tuple[str | None, str | None]:
     config = configparser.ConfigParser()
     config.read(path)
     if "mlflow" not in config:

@@ -65,6 +65,7 @@ from mlflow.utils.request_utils import (
     _TRANSIENT_FAILURE_RESPONSE_CODES,
     augmented_raise_for_status,
 )
+from mlflow.utils.throttling import current_admission
 
 _logger = logging.getLogger(__name__)
 
@@ -336,9 +337,8 @@ def _with_params(url: str, params: Any) -> str:
 
 
 def _resolve_headers(host_creds, extra_headers) -> dict[str, str]:
-    headers = resolve_request_headers()
-    if extra_headers:
-        headers.update(extra_headers)
+    # extra_headers win, matched case-insensitively (requests would send only the last one).
+    headers = resolve_request_headers(extra_headers)
     traffic_id = MLFLOW_DATABRICKS_TRAFFIC_ID.get() or _MLFLOW_DATABRICKS_TRAFFIC_ID.get()
     if traffic_id:
         headers[_TRAFFIC_ID_HEADER] = traffic_id
@@ -633,7 +633,7 @@ async def ahttp_request(
     Returns a ``requests.Response`` with the body read, or with ``stream=True`` an
     :class:`AsyncStreamResponse` whose body is read with ``aiter_lines()``/``aiter_bytes()``.
     """
-    admission = kwargs.pop("_admission", None)
+    admission = kwargs.pop("_admission", None) or current_admission()
     core = await _asend(
         host_creds, endpoint, method, max_retries, backoff_factor, backoff_jitter,
         extra_headers, retry_codes, timeout, raise_on_status, respect_retry_after_header,

@@ -75,9 +75,16 @@ class ScriptedTransport:
         self.responses: list[Response] = []
         self.raws: list[FakeRaw] = []
 
-    async def send(self, request: Request, total_timeout: float | None) -> Response:
+    async def send(
+        self,
+        request: Request,
+        total_timeout: float | None,
+        on_sent: Callable[[], None] | None = None,
+    ) -> Response:
         index = len(self.starts)
         self.starts.append(self.clock.now)
+        if on_sent is not None:
+            on_sent()
         self.total_timeouts.append(total_timeout)
         self.requests.append(request)
         self.clock.log.append(("attempt", self.clock.now, index))

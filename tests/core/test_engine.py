@@ -50,7 +50,7 @@ async def run(script, pol: RetryPolicy, *, duration=0.0, raise_on_status=False, 
 
 def gaps(transport: ScriptedTransport) -> list[float]:
     s = transport.starts
-    return [round(b - a, 9) for a, b in zip(s, s[1:])]
+    return [round(b - a, 9) for a, b in zip(s, s[1:], strict=False)]
 
 
 # --- waits ----------------------------------------------------------------------------------
@@ -159,7 +159,7 @@ async def test_every_retried_response_is_released_before_the_wait():
         ("attempt", 0), ("release", 0), ("attempt", 1), ("release", 1),
         ("attempt", 2), ("release", 2), ("attempt", 3),
     ]
-    for position, (kind, _, value) in enumerate(clock.log):
+    for position, (kind, _, _value) in enumerate(clock.log):
         if kind == "sleep":
             assert clock.log[position - 1][0] == "release"
 
@@ -188,7 +188,7 @@ async def test_no_sleep_crosses_the_deadline():
     assert error is None and response.status == 503
     assert gaps(transport) == [0.0, 2.0, 4.0]  # the next wait (8 s) would end at 14 s > 10 s
     assert clock.now < start + 10
-    for kind, at, seconds in (e for e in clock.log if e[0] == "sleep"):
+    for _kind, at, seconds in (e for e in clock.log if e[0] == "sleep"):
         assert at + seconds < start + 10
 
 
@@ -325,31 +325,47 @@ async def test_auth_signs_every_attempt():
     assert all(r.body == b"body" and r.headers["A"] == "1" for r in transport.requests)
 
 
+class FakeSlot:
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def started(self) -> None:
+        self.log.append("started")
+
+    def release(self) -> None:
+        self.log.append("release")
+
+
 class FakeAdmission:
     def __init__(self, fail: bool = False) -> None:
-        self.acquired: list[float | None] = []
+        self.reserved: list[float | None] = []
         self.paused: list[float] = []
+        self.log: list[str] = []
         self.fail = fail
 
-    async def acquire(self, timeout=None):
-        self.acquired.append(timeout)
+    async def reserve(self, timeout=None):
+        self.reserved.append(timeout)
+        self.log.append("reserve")
         if self.fail:
             raise asyncio.TimeoutError
+        return FakeSlot(self.log)
 
     def pause(self, seconds):
         self.paused.append(seconds)
 
 
-async def test_admission_is_acquired_per_attempt_and_paused_by_429_retry_after():
+async def test_admission_slot_per_attempt_and_429_retry_after_pauses_it():
     admission = FakeAdmission()
     _, error, transport, _, _ = await run(
-        [(429, {"Retry-After": "4"}), (503, {"Retry-After": "1"}), 200],
+        [(429, {"Retry-After": "4"}), (503, {"Retry-After": "1"}), ValueError("x")],
         policy(total_timeout=100),
         admission=admission,
     )
-    assert error is None and transport.attempts == 3
-    assert len(admission.acquired) == 3
-    assert admission.acquired[0] == pytest.approx(100)
+    assert isinstance(error, ValueError) and transport.attempts == 3
+    assert len(admission.reserved) == 3
+    assert admission.reserved[0] == pytest.approx(100)
+    # Each slot is marked started when on the wire and always given back, even on an error.
+    assert admission.log == ["reserve", "started", "release"] * 3
     assert admission.paused == [4.0]  # only a 429 pauses the client-side throttle
 
 
@@ -411,7 +427,7 @@ def test_exactly_one_outcome_and_all_invariants(
     if total is not None:
         deadline = start + total
         assert all(t < deadline for t in transport.starts)
-        for kind, at, seconds in (e for e in clock.log if e[0] == "sleep"):
+        for _kind, at, seconds in (e for e in clock.log if e[0] == "sleep"):
             assert at + seconds < deadline
     last = realized[min(transport.attempts, len(realized)) - 1]
     if response is not None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from email.utils import format_datetime
 from datetime import datetime, timezone
+from email.utils import format_datetime
 
 import pytest
 from multidict import CIMultiDict
@@ -37,7 +37,7 @@ def test_defaults_are_mlflows():
     assert (policy.max_retries, policy.backoff_factor, policy.backoff_jitter) == (7, 2.0, 1.0)
     assert policy.backoff_max == 120.0
     assert policy.attempts == 8
-    assert DEFAULT_RETRY_STATUSES == {408, 429, 500, 502, 503, 504}
+    assert {408, 429, 500, 502, 503, 504} == DEFAULT_RETRY_STATUSES
     assert {413, 429, 503} <= RETRY_AFTER_STATUSES
 
 

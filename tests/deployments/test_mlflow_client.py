@@ -142,7 +142,10 @@ def test_predict_does_not_retry_other_errors(client, gateway_server):
     assert len(gateway_server.requests_to("/endpoints/chat/invocations")) == 1
 
 
-def test_gateway_limit_is_enforced_with_429(client, gateway_server, monkeypatch):
+def test_gateway_limit_is_enforced_with_429(gateway_server, monkeypatch):
+    # The client would pace itself to the advertised limit (see tests/deployments/
+    # test_throttling.py); unthrottled, the gateway's own enforcement shows.
+    client = MlflowDeploymentClient(gateway_server.base_url, throttle=False)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     for _ in range(2):
         client.predict(endpoint="limited", inputs=CHAT)

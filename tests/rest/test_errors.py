@@ -103,3 +103,23 @@ async def test_server_dropping_the_connection_is_retried(call, server):
     response = await call(MlflowHostCreds(server.url), "/drop", "GET", max_retries=2, **FAST)
     assert response.json() == {"second": True}
     assert len(server.attempts) >= 2
+
+
+async def test_timeout_bounds_each_read_not_the_whole_response(call, server):
+    """requests' timeout is per socket read: a slow but steady body must not time out."""
+
+    async def dribble(request, attempt):
+        from aiohttp import web
+
+        response = web.StreamResponse()
+        await response.prepare(request)
+        for _ in range(6):
+            await asyncio.sleep(0.15)
+            await response.write(b"chunk;")
+        await response.write_eof()
+        return response
+
+    server.respond_with(dribble)
+    response = await call(MlflowHostCreds(server.url), "/dribble", "GET", timeout=0.6,
+                          max_retries=0)
+    assert response.content == b"chunk;" * 6

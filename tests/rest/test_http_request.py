@@ -14,7 +14,12 @@ from aiohttp import web
 from conftest import Reply
 
 import mlflow
-from mlflow.utils.rest_utils import AsyncStreamResponse, MlflowHostCreds, ahttp_request, http_request
+from mlflow.utils.rest_utils import (
+    AsyncStreamResponse,
+    MlflowHostCreds,
+    ahttp_request,
+    http_request,
+)
 
 FAST = {"backoff_factor": 0, "backoff_jitter": 0}
 
@@ -327,3 +332,27 @@ async def test_non_stream_response_is_fully_read(call, server):
     response = await call(creds(server), "/stream", "GET")
     assert response.content == STREAM_BODY
     assert list(response.iter_lines()) == _requests_lines(STREAM_BODY)
+
+
+async def test_post_redirected_by_302_becomes_a_get_like_requests(call, server):
+    server.respond_with(_redirecting)
+    response = await call(creds(server), "/from", "POST", json={"big": "payload"})
+    assert response.status_code == 200
+    methods = [(a.path, a.method, a.body) for a in server.attempts]
+    assert methods == [("/from", "POST", b'{"big": "payload"}'), ("/to", "GET", b"")]
+
+
+async def test_cross_origin_redirect_drops_the_authorization_header(call, server, make_server):
+    other = make_server()
+    server.script(Reply(302, headers={"Location": f"{other.url}/elsewhere"}))
+    response = await call(creds(server, token="tok-secret"), "/from", "GET")
+    assert response.status_code == 200
+    assert server.attempts[0].headers["Authorization"] == "Bearer tok-secret"
+    assert other.paths() == ["/elsewhere"]
+    assert "Authorization" not in other.attempts[0].headers  # as requests' should_strip_auth
+
+
+async def test_large_body_arrives_intact(call, server):
+    payload = {"rows": ["x" * 1000] * 5000}
+    await call(creds(server), "/big", "POST", json=payload)
+    assert server.attempts[-1].json() == payload

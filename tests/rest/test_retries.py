@@ -24,7 +24,7 @@ def creds(server) -> MlflowHostCreds:
 
 def gaps(server) -> list[float]:
     times = [a.time for a in server.attempts]
-    return [b - a for a, b in zip(times, times[1:])]
+    return [b - a for a, b in zip(times, times[1:], strict=False)]
 
 
 # --- Retry-After, for real -------------------------------------------------------------------

@@ -187,6 +187,8 @@ class DatabricksDeploymentClient(BaseDeploymentClient):
         response = client.predict(endpoint="chat", inputs={"messages": [...]})
     """
 
+    _applies_limits = True  # predictions go through `set_limit` limits per request
+
     def create_deployment(self, name, model_uri, flavor=None, config=None, endpoint=None):
         """Not implemented for `DatabricksDeploymentClient`."""
         raise NotImplementedError
@@ -235,6 +237,7 @@ class DatabricksDeploymentClient(BaseDeploymentClient):
         timeout: int | None,
         retry_timeout_seconds: int | None,
         stream: bool,
+        admission: Any = None,
     ):
         call_kwargs: dict[str, Any] = {}
         if method.lower() == "get":
@@ -253,6 +256,7 @@ class DatabricksDeploymentClient(BaseDeploymentClient):
             retry_timeout_seconds=retry_timeout_seconds,
             extra_headers={DATABRICKS_CLIENT_HEADER: DATABRICKS_CLIENT_HEADER_VALUE},
             stream=stream,
+            _admission=admission,
             **call_kwargs,
         )
 
@@ -265,6 +269,7 @@ class DatabricksDeploymentClient(BaseDeploymentClient):
         json_body: dict[str, Any] | None = None,
         timeout: int | None = None,
         retry_timeout_seconds: int | None = None,
+        admission: Any = None,
     ) -> DatabricksEndpoint:
         """One call under ``<prefix>/serving-endpoints/``, its JSON body as a DatabricksEndpoint."""
         response = await self._arequest(
@@ -275,6 +280,7 @@ class DatabricksDeploymentClient(BaseDeploymentClient):
             timeout=timeout,
             retry_timeout_seconds=retry_timeout_seconds,
             stream=False,
+            admission=admission,
         )
         augmented_raise_for_status(response)
         return DatabricksEndpoint(response.json() if response.content else {})
@@ -292,7 +298,11 @@ class DatabricksDeploymentClient(BaseDeploymentClient):
         json_body: dict[str, Any] | None = None,
         timeout: int | None = None,
         retry_timeout_seconds: int | None = None,
+        limit_endpoint: str | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
+        admission = None
+        if limit_endpoint is not None:
+            admission = await self._apredict_admission(limit_endpoint)
         response = await self._arequest(
             method=method,
             prefix=prefix,
@@ -301,6 +311,7 @@ class DatabricksDeploymentClient(BaseDeploymentClient):
             timeout=timeout,
             retry_timeout_seconds=retry_timeout_seconds,
             stream=True,
+            admission=admission,
         )
         await raise_for_stream_status(response)
         try:
@@ -311,13 +322,15 @@ class DatabricksDeploymentClient(BaseDeploymentClient):
 
     # --- queries -------------------------------------------------------------------------------
     async def _apredict(self, endpoint, inputs, timeout, retry_timeout_seconds):
+        route = posixpath.join(_name(endpoint), "invocations")
         return await self._acall_endpoint(
             method="POST",
             prefix="/",
-            route=posixpath.join(_name(endpoint), "invocations"),
+            route=route,
             json_body=inputs,
             timeout=timeout,
             retry_timeout_seconds=retry_timeout_seconds,
+            admission=await self._apredict_admission(endpoint),
         )
 
     async def apredict(self, deployment_name=None, inputs=None, endpoint=None):
@@ -351,6 +364,7 @@ class DatabricksDeploymentClient(BaseDeploymentClient):
             json_body={**(inputs or {}), "stream": True},
             timeout=timeout,
             retry_timeout_seconds=retry_timeout_seconds,
+            limit_endpoint=endpoint,
         )
 
     async def apredict_stream(

@@ -121,6 +121,8 @@ class OpenAIDeploymentClient(BaseDeploymentClient):
                                                                       "content": "Hello!"}]})
     """
 
+    _applies_limits = True  # predictions go through `set_limit` limits per request
+
     def create_deployment(self, name, model_uri, flavor=None, config=None, endpoint=None):
         """Not implemented for `OpenAIDeploymentClient`."""
         raise NotImplementedError
@@ -216,6 +218,7 @@ class OpenAIDeploymentClient(BaseDeploymentClient):
             json=body,
             params=params,
             stream=stream,
+            _admission=await self._apredict_admission(endpoint),
         )
         if stream:
             await raise_for_stream_status(response)

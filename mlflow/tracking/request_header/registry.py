@@ -15,6 +15,7 @@ from importlib.metadata import EntryPoint
 from mlflow.tracking._entry_points import load_providers
 from mlflow.tracking.request_header.abstract_request_header_provider import RequestHeaderProvider
 from mlflow.tracking.request_header.default_request_header_provider import (
+    _DEFAULT_HEADERS,
     DefaultRequestHeaderProvider,
 )
 
@@ -68,13 +69,25 @@ def _merge(providers: Iterable[RequestHeaderProvider]) -> dict[str, tuple[str, s
 def resolve_request_headers(request_headers: Mapping[str, str] | None = None) -> dict[str, str]:
     """A new dict of the headers of every in-context provider, in registration order, with
     ``request_headers`` applied last (they replace a merged header of the same name)."""
-    merged = _merge(_request_header_provider_registry)
+    providers = _request_header_provider_registry._registry
+    if len(providers) == 1 and type(providers[0]) is DefaultRequestHeaderProvider:
+        # No plugins installed, the usual case: nothing to merge (this runs on every request).
+        headers = dict(_DEFAULT_HEADERS)
+        if request_headers:
+            for name, value in request_headers.items():
+                default_name = _DEFAULT_NAMES.get(name.lower())
+                if default_name is not None:
+                    del headers[default_name]
+                headers[name] = value
+        return headers
+    merged = _merge(providers)
     if request_headers:
         for name, value in request_headers.items():
             merged[name.lower()] = (name, value)
     return dict(merged.values())
 
 
+_DEFAULT_NAMES = {name.lower(): name for name in _DEFAULT_HEADERS}
 _request_header_provider_registry = RequestHeaderProviderRegistry()
 _request_header_provider_registry.register(DefaultRequestHeaderProvider)
 _request_header_provider_registry.register_entrypoints()

@@ -1,0 +1,245 @@
+"""Per-client rate limits: the user's overrides and, for the MLflow gateway, the advertised ones.
+
+Every deployment client keeps a :class:`ClientLimits`. ``client.set_limit(endpoint, limit)``
+stores an override; :class:`AdvertisedLimits` caches the ``limit`` the gateway reports for each
+endpoint (``GET /api/2.0/endpoints/<name>``), refreshed in the background once it is older than
+the refresh interval. Either becomes an ``async_core.throttle`` admission for a *scope*:
+
+- the target and the endpoint (``<target>/endpoints/<name>``): MLflow's gateway counts each
+  route's calls on its own, and a ``key`` of ``"user"`` or ``"route"`` (MLflow's documented
+  values; ``"endpoint"`` for Databricks) still means one budget per route;
+- ``<target>/limits/<key>`` for any other ``key``: a budget that the gateway shares between
+  every endpoint that names the same key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import math
+import os
+import threading
+import time
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from async_core import get_runner
+from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
+from mlflow.utils.throttling import admission_for, limit_fields, throttle
+
+_logger = logging.getLogger(__name__)
+
+#: Set to ``false`` to stop ``MlflowDeploymentClient`` from throttling to advertised limits.
+THROTTLE_ENV = "MLFLOW_DEPLOYMENTS_CLIENT_THROTTLE"
+DEFAULT_REFRESH_INTERVAL = 60.0
+# A failed fetch is retried this much later (the last known limit, if any, stays in force).
+_RETRY_FAILED_FETCH = 10.0
+# The fetch must not hold predictions up for long: short timeout, no retries.
+_FETCH_TIMEOUT = 10
+# Keys that mean "one budget per route" rather than naming a budget shared between routes.
+_PER_ROUTE_KEYS = frozenset({"user", "route", "endpoint"})
+
+_warned: set[tuple[str, Any, Any]] = set()
+_warned_lock = threading.Lock()
+
+
+def throttle_enabled(flag: bool | None) -> bool:
+    """The client's own flag, else ``MLFLOW_DEPLOYMENTS_CLIENT_THROTTLE`` (default true)."""
+    if flag is not None:
+        return bool(flag)
+    raw = os.environ.get(THROTTLE_ENV)
+    if raw is None or not raw.strip():
+        return True
+    value = raw.strip().lower()
+    if value in ("true", "1"):
+        return True
+    if value in ("false", "0"):
+        return False
+    raise MlflowException(
+        f"Invalid value {raw!r} for {THROTTLE_ENV}: use 'true' (throttle predictions to the "
+        "limit each endpoint advertises, the default) or 'false'.",
+        error_code=INVALID_PARAMETER_VALUE,
+    )
+
+
+def check_refresh_interval(seconds: Any) -> float:
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, (int, float))
+        or not math.isfinite(seconds)
+        or seconds <= 0
+    ):
+        raise MlflowException(
+            f"Invalid limit_refresh_interval={seconds!r}: use a positive number of seconds "
+            f"(default {DEFAULT_REFRESH_INTERVAL:g}).",
+            error_code=INVALID_PARAMETER_VALUE,
+        )
+    return float(seconds)
+
+
+def _target_of(target_uri: Any) -> str:
+    """The target without user info, query or fragment (they may hold secrets)."""
+    text = str(target_uri).rstrip("/")
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return text
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path, "", "")) or text
+
+
+def scope_of(target_uri: Any, endpoint: str, key: Any) -> str:
+    """The throttle scope of ``endpoint``'s limit (see the module docstring)."""
+    target = _target_of(target_uri)
+    if isinstance(key, str) and key and key.lower() not in _PER_ROUTE_KEYS:
+        return f"{target}/limits/{quote(key, safe='')}"
+    return f"{target}/endpoints/{quote(endpoint, safe='')}"
+
+
+def check_endpoint(endpoint: Any) -> str:
+    if not isinstance(endpoint, str) or not endpoint:
+        raise MlflowException(
+            f"Invalid endpoint {endpoint!r}: pass the endpoint's name, e.g. "
+            "client.set_limit('chat', Limit(calls=50, renewal_period='second')).",
+            error_code=INVALID_PARAMETER_VALUE,
+        )
+    return endpoint
+
+
+def advertised_admission(target_uri: Any, endpoint: str, limit: Any):
+    """The admission of a limit a server reported, or None (no limit, or one we cannot use:
+    warned about once, never raised, so a bad server value cannot break predictions)."""
+    if limit is None:
+        return None
+    try:
+        key = limit_fields(limit)[2]
+        return admission_for(limit, scope_of(target_uri, endpoint, key))
+    except MlflowException as e:
+        marker = (f"{_target_of(target_uri)}/{endpoint}", repr(limit), type(limit))
+        with _warned_lock:
+            first = marker not in _warned
+            _warned.add(marker)
+        if first:
+            _logger.warning(
+                "Endpoint %r of %s advertises a rate limit the client cannot use, so requests "
+                "to it are not throttled: %s",
+                endpoint,
+                _target_of(target_uri),
+                e.message,
+            )
+        return None
+
+
+class ClientLimits:
+    """A client's limit overrides (``set_limit``), resolved to admissions when set."""
+
+    __slots__ = ("_overrides",)
+
+    def __init__(self) -> None:
+        self._overrides: dict[str, tuple[Any, Any]] = {}  # endpoint -> (limit, admission)
+
+    def set(self, target_uri: Any, endpoint: Any, limit: Any) -> None:
+        name = check_endpoint(endpoint)
+        if limit is None:
+            self._overrides[name] = (None, None)
+            return
+        _, _, key = limit_fields(limit)
+        self._overrides[name] = (limit, admission_for(limit, scope_of(target_uri, name, key)))
+
+    def clear(self, endpoint: Any = None) -> None:
+        if endpoint is None:
+            self._overrides.clear()
+        else:
+            self._overrides.pop(check_endpoint(endpoint), None)
+
+    def get(self, endpoint: Any) -> tuple[Any, Any] | None:
+        """``(limit, admission)`` set for ``endpoint``, or None when it has no override."""
+        return self._overrides.get(endpoint) if isinstance(endpoint, str) else None
+
+
+class _Entry:
+    __slots__ = ("admission", "expires", "limit", "refreshing", "resolved")
+
+    def __init__(self, limit: Any, expires: float) -> None:
+        self.limit = limit
+        self.admission: Any = None
+        self.resolved = False  # the admission is resolved on first use (and warned about then)
+        self.expires = expires
+        self.refreshing: concurrent.futures.Future | None = None
+
+
+class AdvertisedLimits:
+    """The limit each endpoint of a gateway advertises, cached and refreshed in the background.
+
+    The first prediction to an endpoint waits for one fetch (shared by every concurrent caller,
+    in any thread or event loop: the fetch runs on the background runner's loop). Later ones use
+    the cached value at once; a stale value triggers a refresh and stays in force meanwhile. A
+    fetch that fails leaves the endpoint unthrottled (or on its last known limit), logged at
+    debug level, and is retried after a short delay.
+    """
+
+    __slots__ = ("_entries", "_fetch", "_inflight", "_lock", "refresh_interval", "target_uri")
+
+    def __init__(self, target_uri: Any, fetch, refresh_interval: float) -> None:
+        self.target_uri = target_uri
+        self._fetch = fetch  # async (endpoint) -> the endpoint's Limit or None; may raise
+        self.refresh_interval = refresh_interval
+        self._entries: dict[str, _Entry] = {}
+        self._inflight: dict[str, concurrent.futures.Future] = {}
+        self._lock = threading.Lock()
+
+    def note(self, endpoint: str, limit: Any) -> None:
+        """Record a limit seen in a ``get_endpoint`` / ``list_endpoints`` answer."""
+        self._entries[endpoint] = _Entry(limit, time.monotonic() + self.refresh_interval)
+
+    def forget(self) -> None:
+        self._entries.clear()
+
+    async def admission(self, endpoint: str):
+        entry = self._entries.get(endpoint)
+        if entry is None:
+            await asyncio.shield(asyncio.wrap_future(self._start_fetch(endpoint)))
+            entry = self._entries.get(endpoint)
+            if entry is None:  # forgotten meanwhile: not throttled this once
+                return None
+        elif entry.expires <= time.monotonic() and entry.refreshing is None:
+            entry.refreshing = self._start_fetch(endpoint)
+        if not entry.resolved:
+            entry.admission = advertised_admission(self.target_uri, endpoint, entry.limit)
+            entry.resolved = True
+        return entry.admission
+
+    def _start_fetch(self, endpoint: str) -> concurrent.futures.Future:
+        with self._lock:
+            future = self._inflight.get(endpoint)
+            if future is None:
+                future = asyncio.run_coroutine_threadsafe(
+                    self._refresh(endpoint), get_runner().loop
+                )
+                self._inflight[endpoint] = future
+            return future
+
+    async def _refresh(self, endpoint: str) -> None:
+        try:
+            # The fetch is the client's own business: no `throttle` block of the caller applies.
+            with throttle(None):
+                limit = await self._fetch(endpoint)
+        except Exception as e:
+            _logger.debug(
+                "Could not read the rate limit of endpoint %r from %s (%s); its requests are "
+                "not throttled until a later read succeeds.",
+                endpoint,
+                _target_of(self.target_uri),
+                e,
+            )
+            old = self._entries.get(endpoint)
+            entry = _Entry(None, time.monotonic() + min(_RETRY_FAILED_FETCH, self.refresh_interval))
+            if old is not None:  # keep the last known limit
+                entry.limit, entry.admission, entry.resolved = old.limit, old.admission, old.resolved
+            self._entries[endpoint] = entry
+        else:
+            self.note(endpoint, limit)
+        finally:
+            with self._lock:
+                self._inflight.pop(endpoint, None)
