@@ -1,8 +1,9 @@
 """Section (d): the client-side throttle against a gateway that enforces a fixed window.
 
 A burst of 200 predictions goes through ``get_deploy_client("http://127.0.0.1:<port>")`` to the
-embedded gateway (``benchmarks.servers.GatewayServer``), whose ``chat`` endpoint advertises
-``{"calls": 50, "renewal_period": "second"}`` and answers 429 past it in fixed windows. Reported:
+embedded gateway (``benchmarks.servers.GatewayServer``, in its own process), whose ``chat``
+endpoint advertises ``{"calls": 50, "renewal_period": "second"}`` and answers 429 past it in
+fixed windows. Reported:
 the 429s the server sent, the most arrivals in any one-second interval, and the makespan (first to
 last arrival at the server) against the strict minimum ``(ceil(200/50) - 1)`` periods = 3 s; the
 naive ``200/50`` = 4 s is printed for reference.
@@ -21,11 +22,10 @@ import statistics
 import time
 from typing import Any
 
-from benchmarks.servers import GatewayEndpoint, GatewayServer
+from benchmarks.gateway_process import gateway_process
 from mlflow.deployments import get_deploy_client
 
 CALLS, PERIOD_NAME, PERIOD = 50, "second", 1.0
-INVOCATIONS = "/endpoints/chat/invocations"
 TIMEOUT = 120.0  # seconds: a burst that is not done by then is reported as such
 
 
@@ -54,11 +54,6 @@ def batch_api(client: Any) -> str | None:
         if callable(getattr(client, name, None)):
             return name
     return None
-
-
-def limited_gateway() -> GatewayServer:
-    limit = {"calls": CALLS, "renewal_period": PERIOD_NAME}
-    return GatewayServer([GatewayEndpoint("chat", "llm/v1/chat", limit=limit)])
 
 
 def burst_inputs(n: int) -> list[dict[str, Any]]:
@@ -102,10 +97,9 @@ def _send_apredict(client: Any, inputs: list) -> list:
 
 
 def one_burst(n: int, concurrency: int, via: str = "auto") -> dict[str, Any]:
-    """One burst of ``n`` against a fresh gateway (a new port, so a new throttle scope)."""
-    server = limited_gateway()
-    with server.running() as base_url:
-        client = get_deploy_client(base_url)
+    """One burst of ``n`` against a fresh gateway process (a new port: a new throttle scope)."""
+    with gateway_process(CALLS, PERIOD_NAME) as gateway:
+        client = get_deploy_client(gateway.url)
         api = batch_api(client)
         if via == "apredict":
             api = "apredict"
@@ -127,7 +121,8 @@ def one_burst(n: int, concurrency: int, via: str = "auto") -> dict[str, Any]:
         except TimeoutError:
             return {"skipped": f"the burst did not finish within {TIMEOUT:.0f} s", "api": api}
         wall = time.monotonic() - start
-        arrivals = sorted(r.timestamp for r in server.requests_to(INVOCATIONS, "POST"))
+        seen = gateway.stats()
+    arrivals = sorted(seen["arrivals"])
     span = arrivals[-1] - arrivals[0] if len(arrivals) > 1 else 0.0
     minimum = strict_minimum(n)
     return {
@@ -136,7 +131,7 @@ def one_burst(n: int, concurrency: int, via: str = "auto") -> dict[str, Any]:
         "concurrency": concurrency,
         "results": len(results),
         "errors": sum(_is_error(r) for r in results),
-        "rejections": server.rejected,
+        "rejections": seen["rejected"],
         "attempts_seen_by_server": len(arrivals),
         "max_in_any_window": max_in_any_window(arrivals),
         "makespan_s": span,

@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from benchmarks.bench_throttle import batch_api
 from benchmarks.common import ROOT
 from benchmarks.servers import (
     DatabricksServer,
@@ -128,87 +126,27 @@ def stream_calls(url: str) -> None:
 
 
 # --- 4. throttled batch ---------------------------------------------------------------------------
-@contextlib.contextmanager
-def progress(total: int, desc: str) -> Iterator[Any]:
-    """A tqdm bar on a terminal; otherwise (or without tqdm) nothing but the closing summary."""
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        tqdm = None
-    if tqdm is None or not sys.stderr.isatty():
-        yield None
-        return
-    bar = tqdm(total=total, desc=desc, unit="req", leave=True)
-    try:
-        yield bar
-    finally:
-        bar.close()
-
-
-def _batch_kwargs(method: Any) -> dict[str, Any]:
-    import inspect
-
-    try:
-        params = inspect.signature(method).parameters
-    except (TypeError, ValueError):
-        return {}
-    for name in ("progress", "show_progress", "progress_bar"):
-        if name in params:
-            return {name: sys.stderr.isatty()}
-    return {}
-
-
-async def _paced_apredicts(client: Any, inputs: list, limit: Any) -> list:
-    """Until the client has ``predict_batch``: concurrent ``apredict`` calls, each admitted by
-    the process-wide throttle for the endpoint's advertised limit, with our own progress bar."""
-    from async_core.throttle import get_throttle
-
-    admission = get_throttle().admission(
-        f"{client.target_uri}/chat-limited", limit.calls, limit.renewal_period
-    )
-    # A slot counts from the moment it is granted, so each granted call must go out at once:
-    # open the connections first (unlimited endpoint) and keep no more calls than them going.
-    in_flight = asyncio.Semaphore(16)
-    await asyncio.gather(*(client.apredict(endpoint="chat", inputs=QUESTION) for _ in range(16)))
-    with progress(len(inputs), "apredict x throttle") as bar:
-
-        async def one(question: dict) -> Any:
-            async with in_flight:
-                async with admission:
-                    pass
-                try:
-                    return await client.apredict(endpoint="chat-limited", inputs=question)
-                finally:
-                    if bar is not None:
-                        bar.update(1)
-
-        return await asyncio.gather(*(one(q) for q in inputs), return_exceptions=True)
-
-
 def throttled_batch(gateway: GatewayServer, url: str) -> None:
     client = get_deploy_client(url)
     limit = client.get_endpoint("chat-limited").limit
-    api = batch_api(client)
     step(f"4. A throttled batch: {BATCH} questions to 'chat-limited', which advertises "
          f"{limit.calls} calls/{limit.renewal_period} and answers 429 past it")
+    show(f"results = client.predict_batch(endpoint='chat-limited', inputs=[...{BATCH}], "
+         "concurrency=16)")
     inputs = [{"messages": [{"role": "user", "content": f"question {i}"}]} for i in range(BATCH)]
     start = time.perf_counter()
-    if api == "predict_batch":
-        show(f"client.predict_batch(endpoint='chat-limited', inputs=[...{BATCH}], "
-             "concurrency=16)")
-        method = client.predict_batch
-        results = list(method(endpoint="chat-limited", inputs=inputs, concurrency=16,
-                              **_batch_kwargs(method)))
-    else:
-        show("client.predict_batch is not in this build yet: concurrent apredict calls paced by "
-             "async_core.throttle for the advertised limit instead")
-        results = asyncio.run(_paced_apredicts(client, inputs, limit))
+    # The progress bar shows on a terminal only.
+    results = client.predict_batch(endpoint="chat-limited", inputs=inputs, concurrency=16,
+                                   progress=sys.stderr.isatty())
     elapsed = time.perf_counter() - start
-    errors = sum(isinstance(r, BaseException) or getattr(r, "error", None) is not None
-                 for r in results)
+    errors = sum(not r.ok for r in results)
+    minimum = -(-BATCH // limit.calls) - 1  # ceil(BATCH / calls) - 1 whole periods
     show(f"{len(results) - errors}/{BATCH} answered, {errors} errors, in {elapsed:.2f} s "
-         f"(the limit allows no less than {(-(-BATCH // limit.calls) - 1)} s); "
-         f"the server refused {gateway.rejected} requests with 429")
+         f"(the limit allows no less than {minimum} s); the server refused "
+         f"{gateway.rejected} requests with 429")
+    last = results[-1]
+    show(f"results[{last.index}].ok = {last.ok}, results[{last.index}].result -> "
+         f"{reply_of(last.result)!r}")
 
 
 # --- 5. other targets -----------------------------------------------------------------------------

@@ -76,7 +76,8 @@ def main() -> None:
             http_request(creds, PATH, "POST", json=PAYLOAD).content  # noqa: B018
 
         _sequential(call, min(n // 10 + 20, 200), cap)  # warm-up
-        out["sequential"] = _sequential(call, n, cap)
+        if job.get("sequential", True):
+            out["sequential"] = _sequential(call, n, cap)
         out["in_flight"] = {}
         for threads in job.get("concurrency", []):
             _threaded(call, max(threads, min(n // 10, 200)), threads, cap)

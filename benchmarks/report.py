@@ -162,8 +162,19 @@ def render_markdown(results: dict[str, Any]) -> str:
 def _throttle_lines(t: dict[str, Any]) -> list[str]:
     lines = ["## (d) Throttle: a burst through get_deploy_client against a gateway enforcing "
              "50 calls/second in fixed windows", ""]
+    peer = t.get("mlflow_peer")
+    peer_row = None
+    if peer and "error" not in peer:
+        peer_row = ["MLflow (64 threads)", str(peer["rejections"]),
+                    f"{peer['max_in_any_window']}/50", "", "", f"{peer['wall_s']:.3f} s",
+                    str(peer["errors"])]
+    header = ["client", "429s", "most in any 1 s", "makespan (arrivals)",
+              "makespan / strict min", "wall", "errors"]
     if "skipped" in t:
-        return [*lines, f"Skipped: {t['skipped']}", ""]
+        lines += [f"Skipped: {t['skipped']}", ""]
+        if peer_row is not None:
+            lines += [*_table(header, [peer_row]), ""]
+        return lines
     lines += [
         f"Minimum: the strict one, (ceil({t['requests']}/50) - 1) periods = "
         f"{t['strict_minimum_s']:.0f} s (first to last arrival); for reference "
@@ -175,14 +186,9 @@ def _throttle_lines(t: dict[str, Any]) -> list[str]:
         rows.append([f"mlflow-aio #{i}", str(b["rejections"]), f"{b['max_in_any_window']}/50",
                      f"{b['makespan_s']:.3f} s", f"{b['makespan_over_minimum']:.3f}x",
                      f"{b['wall_s']:.3f} s", f"{b['errors']}"])
-    peer = t.get("mlflow_peer")
-    if peer and "error" not in peer:
-        rows.append(["MLflow (64 threads)", str(peer["rejections"]),
-                     f"{peer['max_in_any_window']}/50", "", "",
-                     f"{peer['wall_s']:.3f} s", f"{peer['errors']}"])
-    lines += _table(["client", "429s", "most in any 1 s", "makespan (arrivals)",
-                     "makespan / strict min", "wall", "errors"], rows)
-    return [*lines, ""]
+    if peer_row is not None:
+        rows.append(peer_row)
+    return [*lines, *_table(header, rows), ""]
 
 
 # --- the chart ------------------------------------------------------------------------------------
@@ -208,7 +214,8 @@ def write_chart(results: dict[str, Any], path: Path) -> str | None:
             right.plot(xs, [per_level[str(c)]["vs_bare"] * 100 for c in xs], marker=marker,
                        color=color, label=name)
     seq = results.get("sequential", {}).get("clients", {})
-    for name, color in ((BLOCKING, "tab:green"), ("requests.Session", "tab:red")):
+    for name, color in ((BLOCKING, "tab:green"), ("requests.Session", "tab:red"),
+                        ("MLflow http_request", "tab:orange")):
         if name in seq:
             left.scatter([1], [1e6 / seq[name]["best"]], color=color, zorder=3,
                          label=f"{name} (sequential)")

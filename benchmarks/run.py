@@ -43,6 +43,7 @@ from benchmarks.common import (
     paired_ratio,
     upstream,
 )
+from benchmarks.gateway_process import gateway_process
 from benchmarks.peer import check_peer, peer_python, run_peer
 from benchmarks.report import bars, render_markdown, write_chart
 
@@ -127,7 +128,8 @@ def section_sequential(args, peer: Path | None) -> dict[str, Any]:
                 gc.collect()
                 samples[name].add(bench_http.SEQUENTIAL[name](url, n, cap).us_per_call)
             if peer is not None:
-                out = run_peer(peer, {"url": url, "requests": n, "time_cap": cap}, cap * 4 + 60)
+                job = {"url": url, "requests": max(n // 2, 1), "time_cap": cap}
+                out = run_peer(peer, job, cap * 4 + 60)
                 if "sequential" in out:
                     seq = out["sequential"]
                     peer_samples.add(seq["seconds"] / max(seq["count"], 1) * 1e6)
@@ -162,8 +164,9 @@ def section_in_flight(args, peer: Path | None) -> dict[str, Any]:
                     gc.collect()
                     samples[name][c].add(bench_http.IN_FLIGHT[name](url, n, c, cap).per_second)
             if peer is not None and peer_samples:
-                job = {"url": url, "requests": n, "concurrency": list(peer_samples),
-                       "time_cap": cap}
+                # A quarter of the count: at MLflow's rate that is still seconds per level.
+                job = {"url": url, "requests": max(n // 4, 1), "concurrency": list(peer_samples),
+                       "sequential": False, "time_cap": cap}
                 out = run_peer(peer, job, cap * 4 * (len(peer_samples) + 1) + 60)
                 for c, run in out.get("in_flight", {}).items():
                     peer_samples[int(c)].add(run["count"] / run["seconds"])
@@ -204,8 +207,8 @@ def section_retry(args, peer: Path | None) -> dict[str, Any]:
                 samples[key].add(result.per_second)
                 per_request[key] = result.per_request
             if peer is not None:
-                out = run_peer(peer, {"retry_url": url, "retry_requests": n, "time_cap": cap},
-                               cap * 4 + 60)
+                job = {"retry_url": url, "retry_requests": max(n // 2, 1), "time_cap": cap}
+                out = run_peer(peer, job, cap * 4 + 60)
                 if "retry_sequential" in out:
                     run = out["retry_sequential"]
                     peer_samples.add(run["attempts"] / run["seconds"])
@@ -236,25 +239,23 @@ def section_throttle(args, peer: Path | None) -> dict[str, Any]:
             f"best {result['makespan_over_minimum_best']:.3f}, worst "
             f"{result['makespan_over_minimum_worst']:.3f}")
     if peer is not None:
-        server = bench_throttle.limited_gateway()
-        with server.running() as base_url:
-            out = run_peer(peer, {"burst_url": base_url, "burst": args.burst, "burst_threads": 64,
-                                  "burst_cap": 90}, 180)
-            arrivals = sorted(
-                r.timestamp for r in server.requests_to(bench_throttle.INVOCATIONS, "POST")
-            )
+        with gateway_process(bench_throttle.CALLS, bench_throttle.PERIOD_NAME) as gateway:
+            out = run_peer(peer, {"burst_url": gateway.url, "burst": args.burst,
+                                  "burst_threads": 64, "burst_cap": 90}, 180)
+            seen = gateway.stats()
+        arrivals = sorted(seen["arrivals"])
         if "burst" in out:
             done = out["burst"]
             succeeded = args.burst - done["errors"]
             result["mlflow_peer"] = {
                 **done,
                 "succeeded": succeeded,
-                "rejections": server.rejected,
+                "rejections": seen["rejected"],
                 "attempts_seen_by_server": len(arrivals),
                 "max_in_any_window": bench_throttle.max_in_any_window(arrivals),
                 "wall_over_minimum": done["wall_s"] / bench_throttle.strict_minimum(args.burst),
             }
-            say(f"  (d) MLflow {out.get('mlflow')}: {server.rejected} rejections, "
+            say(f"  (d) MLflow {out.get('mlflow')}: {seen['rejected']} rejections, "
                 f"{done['wall_s']:.1f} s for {succeeded}/{args.burst} predictions")
         else:
             result["mlflow_peer"] = out

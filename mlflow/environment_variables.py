@@ -158,6 +158,10 @@ MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT = _EnvironmentVariable(
 MLFLOW_DEPLOYMENT_PREDICT_TOTAL_TIMEOUT = _EnvironmentVariable(
     "MLFLOW_DEPLOYMENT_PREDICT_TOTAL_TIMEOUT", int, 600
 )
+#: Ours, not MLflow's: pace predictions to the limit each gateway endpoint advertises.
+MLFLOW_DEPLOYMENTS_CLIENT_THROTTLE = _BooleanEnvironmentVariable(
+    "MLFLOW_DEPLOYMENTS_CLIENT_THROTTLE", True
+)
 
 # --- AI gateway (key resolution is opt-in, as in MLflow: it guards against file inclusion) -
 MLFLOW_GATEWAY_URI = _EnvironmentVariable("MLFLOW_GATEWAY_URI", str, None)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 
 from mlflow.deployments.base import BaseDeploymentClient
+from mlflow.deployments.batch import BatchResult
 from mlflow.deployments.databricks import DatabricksDeploymentClient, DatabricksEndpoint
 from mlflow.deployments.interface import get_deploy_client, run_local
 from mlflow.deployments.mlflow import MlflowDeploymentClient
@@ -83,6 +84,7 @@ __all__ = [
     "get_deploy_client",
     "run_local",
     "BaseDeploymentClient",
+    "BatchResult",
     "DatabricksDeploymentClient",
     "OpenAIDeploymentClient",
     "DatabricksEndpoint",

@@ -25,18 +25,19 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from async_core import get_runner
+from mlflow.environment_variables import MLFLOW_DEPLOYMENTS_CLIENT_THROTTLE
 from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
 from mlflow.utils.throttling import admission_for, limit_fields, throttle
 
 _logger = logging.getLogger(__name__)
 
 #: Set to ``false`` to stop ``MlflowDeploymentClient`` from throttling to advertised limits.
-THROTTLE_ENV = "MLFLOW_DEPLOYMENTS_CLIENT_THROTTLE"
+THROTTLE_ENV = MLFLOW_DEPLOYMENTS_CLIENT_THROTTLE.name
 DEFAULT_REFRESH_INTERVAL = 60.0
 # A failed fetch is retried this much later (the last known limit, if any, stays in force).
 _RETRY_FAILED_FETCH = 10.0
 # The fetch must not hold predictions up for long: short timeout, no retries.
-_FETCH_TIMEOUT = 10
+FETCH_TIMEOUT = 10
 # Keys that mean "one budget per route" rather than naming a budget shared between routes.
 _PER_ROUTE_KEYS = frozenset({"user", "route", "endpoint"})
 
@@ -48,19 +49,7 @@ def throttle_enabled(flag: bool | None) -> bool:
     """The client's own flag, else ``MLFLOW_DEPLOYMENTS_CLIENT_THROTTLE`` (default true)."""
     if flag is not None:
         return bool(flag)
-    raw = os.environ.get(THROTTLE_ENV)
-    if raw is None or not raw.strip():
-        return True
-    value = raw.strip().lower()
-    if value in ("true", "1"):
-        return True
-    if value in ("false", "0"):
-        return False
-    raise MlflowException(
-        f"Invalid value {raw!r} for {THROTTLE_ENV}: use 'true' (throttle predictions to the "
-        "limit each endpoint advertises, the default) or 'false'.",
-        error_code=INVALID_PARAMETER_VALUE,
-    )
+    return MLFLOW_DEPLOYMENTS_CLIENT_THROTTLE.get()
 
 
 def check_refresh_interval(seconds: Any) -> float:
@@ -179,7 +168,15 @@ class AdvertisedLimits:
     debug level, and is retried after a short delay.
     """
 
-    __slots__ = ("_entries", "_fetch", "_inflight", "_lock", "refresh_interval", "target_uri")
+    __slots__ = (
+        "_entries",
+        "_fetch",
+        "_inflight",
+        "_lock",
+        "_pid",
+        "refresh_interval",
+        "target_uri",
+    )
 
     def __init__(self, target_uri: Any, fetch, refresh_interval: float) -> None:
         self.target_uri = target_uri
@@ -188,6 +185,7 @@ class AdvertisedLimits:
         self._entries: dict[str, _Entry] = {}
         self._inflight: dict[str, concurrent.futures.Future] = {}
         self._lock = threading.Lock()
+        self._pid = os.getpid()
 
     def note(self, endpoint: str, limit: Any) -> None:
         """Record a limit seen in a ``get_endpoint`` / ``list_endpoints`` answer."""
@@ -197,18 +195,30 @@ class AdvertisedLimits:
         self._entries.clear()
 
     async def admission(self, endpoint: str):
+        if self._pid != os.getpid():
+            self._after_fork()
         entry = self._entries.get(endpoint)
         if entry is None:
             await asyncio.shield(asyncio.wrap_future(self._start_fetch(endpoint)))
             entry = self._entries.get(endpoint)
             if entry is None:  # forgotten meanwhile: not throttled this once
                 return None
-        elif entry.expires <= time.monotonic() and entry.refreshing is None:
+        elif entry.expires <= time.monotonic() and (
+            entry.refreshing is None or entry.refreshing.done()  # done: it was cancelled
+        ):
             entry.refreshing = self._start_fetch(endpoint)
         if not entry.resolved:
             entry.admission = advertised_admission(self.target_uri, endpoint, entry.limit)
             entry.resolved = True
         return entry.admission
+
+    def _after_fork(self) -> None:
+        # The parent's fetches ran on its runner loop, which this process does not have.
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._inflight = {}
+        for entry in self._entries.values():
+            entry.refreshing = None
 
     def _start_fetch(self, endpoint: str) -> concurrent.futures.Future:
         with self._lock:
@@ -233,10 +243,11 @@ class AdvertisedLimits:
                 _target_of(self.target_uri),
                 e,
             )
+            retry_at = time.monotonic() + min(_RETRY_FAILED_FETCH, self.refresh_interval)
             old = self._entries.get(endpoint)
-            entry = _Entry(None, time.monotonic() + min(_RETRY_FAILED_FETCH, self.refresh_interval))
-            if old is not None:  # keep the last known limit
-                entry.limit, entry.admission, entry.resolved = old.limit, old.admission, old.resolved
+            entry = _Entry(None if old is None else old.limit, retry_at)  # keep the last known
+            if old is not None:
+                entry.admission, entry.resolved = old.admission, old.resolved
             self._entries[endpoint] = entry
         else:
             self.note(endpoint, limit)

@@ -11,6 +11,8 @@ from typing import Any
 import click
 
 from mlflow.deployments import interface
+from mlflow.deployments._batch_files import OutputFile, read_inputs
+from mlflow.deployments.batch import DEFAULT_CONCURRENCY
 from mlflow.deployments.utils import get_deployments_target
 
 
@@ -43,6 +45,10 @@ def _jsonable(value: Any) -> Any:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, indent=2, default=_jsonable)
+
+
+def _dumps_line(value: Any) -> str:
+    return json.dumps(value, default=_jsonable)
 
 
 def _echo_json(value: Any, output_path: str | None = None) -> None:
@@ -345,3 +351,86 @@ def list_endpoints(target):
 def get_endpoint(target, endpoint):
     """Describe the endpoint ``--endpoint``."""
     _echo_json(_client(target).get_endpoint(endpoint))
+
+
+@commands.command("predict-batch")
+@click.option("--endpoint", help="Name of the endpoint (or use --name).")
+@click.option("--name", "name", help="Name of the deployment (or use --endpoint).")
+@target_details
+@click.option(
+    "--input-path",
+    "-I",
+    required=True,
+    help="JSON lines: one input per line, as for `predict -I` ('-' for stdin).",
+)
+@click.option(
+    "--output-path",
+    "-O",
+    required=True,
+    help='JSON lines, appended as each input finishes: {"index": i, "result": ...} or '
+    '{"index": i, "error": {...}}. Rerun with the same file to resume.',
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=DEFAULT_CONCURRENCY,
+    show_default=True,
+    help="The most predictions in flight at once (the endpoint's rate limit also applies).",
+)
+@click.option(
+    "--retry-errors",
+    is_flag=True,
+    help="Run again the inputs whose earlier error is in the output file (their error lines "
+    "are removed first).",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show a progress bar (needs tqdm). Default: when stderr is a terminal.",
+)
+@_cli_errors
+def predict_batch(
+    target, name, endpoint, input_path, output_path, concurrency, retry_errors, progress
+):
+    """Predict on every input line of ``-I``; write each result or error to ``-O``.
+
+    Inputs are numbered from 0 in file order (blank lines skipped). Output lines come in
+    completion order, each with its input's index; each input gets exactly one line. A run
+    that is stopped (even killed) resumes where it left off when rerun with the same files.
+    The exit status is 1 if any input's prediction failed.
+    """
+    _check_name_or_endpoint(name, endpoint)
+    inputs = read_inputs(input_path)
+    output = OutputFile(output_path)
+    output.prepare(len(inputs), retry_errors)
+    if output.dropped_tail:
+        click.echo(
+            f"Dropped a cut-short last line of {output_path}; its input runs again.", err=True
+        )
+    if output.unreadable_lines:
+        click.echo(
+            f"Ignored {output.unreadable_lines} unreadable line(s) of {output_path}.", err=True
+        )
+    todo = [i for i in range(len(inputs)) if i not in output.done]
+    if todo:
+        client = _client(target)
+        with output.appending(todo.__getitem__, _dumps_line) as write:
+            client.predict_batch(
+                endpoint,
+                [inputs[i] for i in todo],
+                concurrency,
+                progress=progress,
+                on_result=write,
+                deployment_name=name,
+            )
+    failed = len(output.errors)
+    click.echo(
+        f"{len(inputs)} inputs: {len(todo)} predicted now, {len(inputs) - len(todo)} already in "
+        f"{output_path}; {len(inputs) - failed} succeeded, {failed} failed.",
+        err=True,
+    )
+    if failed:
+        raise click.ClickException(
+            f"{failed} of {len(inputs)} inputs failed; their errors are in {output_path} "
+            "(rerun with --retry-errors to try them again)."
+        )

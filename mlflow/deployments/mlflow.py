@@ -138,7 +138,7 @@ class MlflowDeploymentClient(BaseDeploymentClient):
             host_creds=default_host_creds(self.target_uri),
             endpoint=route,
             method="GET",
-            timeout=_limits._FETCH_TIMEOUT,
+            timeout=_limits.FETCH_TIMEOUT,
             max_retries=0,
             raise_on_status=False,
         )

@@ -73,6 +73,7 @@ __all__ = [
     "MlflowHostCreds",
     "_TRANSIENT_FAILURE_RESPONSE_CODES",
     "ahttp_request",
+    "ahttp_request_safe",
     "augmented_raise_for_status",
     "http_request",
     "http_request_safe",
@@ -490,7 +491,9 @@ async def _asend(
                         "json": kwargs.get("json"), "data": kwargs.get("data"),
                         "files": kwargs.get("files")},
         )
-        return await _dispatch(request, policy, url, False, transport=transport)
+        return await _dispatch(
+            request, policy, url, False, transport=transport, admission=admission
+        )
 
     _validate_max_retries(max_retries)
     _validate_backoff_factor(backoff_factor)
@@ -603,11 +606,12 @@ def http_request(
     Returns a ``requests.Response``. Runs on the shared background event loop; from async code,
     ``await ahttp_request(...)`` (same parameters) instead.
     """
+    admission = kwargs.pop("_admission", None) or current_admission()
     core = run_sync(
         _asend(
             host_creds, endpoint, method, max_retries, backoff_factor, backoff_jitter,
             extra_headers, retry_codes, timeout, raise_on_status, respect_retry_after_header,
-            retry_timeout_seconds, kwargs,
+            retry_timeout_seconds, kwargs, admission,
         )
     )
     return _blocking_stream_response(core) if core.is_stream else _EngineResponse(core)
@@ -795,6 +799,14 @@ def _can_parse_as_json_object(string):
 def http_request_safe(host_creds, endpoint, method, **kwargs):
     """Wrapper around ``http_request`` that also verifies that the request succeeds with 200."""
     response = http_request(host_creds=host_creds, endpoint=endpoint, method=method, **kwargs)
+    return verify_rest_response(response, endpoint)
+
+
+async def ahttp_request_safe(host_creds, endpoint, method, **kwargs):
+    """The awaitable twin of :func:`http_request_safe`."""
+    response = await ahttp_request(
+        host_creds=host_creds, endpoint=endpoint, method=method, **kwargs
+    )
     return verify_rest_response(response, endpoint)
 
 

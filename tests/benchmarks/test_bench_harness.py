@@ -82,6 +82,7 @@ def test_demo_uses_every_api(tmp_path: Path) -> None:
     assert "predict_stream -> 6 chunks: 'Echo: stream these words to me'" in out
     assert "apredict_stream -> 5 chunks: 'Echo: one two three four'" in out
     assert "120/120 answered, 0 errors" in out
+    assert "results[119].ok = True" in out
     assert "get_deploy_client('databricks').list_endpoints() -> ['chat', 'completions'" in out
     assert "Done (benchmark skipped)" in out
     assert "Traceback" not in done.stderr

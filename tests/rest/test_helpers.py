@@ -20,6 +20,7 @@ from mlflow.utils import request_utils, rest_utils
 from mlflow.utils.rest_utils import (
     _TRANSIENT_FAILURE_RESPONSE_CODES,
     MlflowHostCreds,
+    ahttp_request_safe,
     augmented_raise_for_status,
     http_request,
     http_request_safe,
@@ -292,3 +293,17 @@ def test_http_request_safe(recording_server):
     with pytest.raises(RestException, match="bad run") as info:
         http_request_safe(creds, "/api/2.0/mlflow/runs/get", "GET", max_retries=0)
     assert info.value.error_code == INVALID_PARAMETER_VALUE
+
+
+async def test_ahttp_request_safe_is_the_awaitable_twin(recording_server):
+    creds = MlflowHostCreds(recording_server.url)
+    recording_server.script(
+        Reply(200, json={"run": {"id": "2"}}),
+        Reply(404, json={"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "no run"}),
+    )
+    response = await ahttp_request_safe(creds, "/api/2.0/mlflow/runs/get", "GET")
+    assert response.json() == {"run": {"id": "2"}}
+    with pytest.raises(RestException, match="no run") as info:
+        await ahttp_request_safe(creds, "/api/2.0/mlflow/runs/get", "GET", max_retries=0)
+    assert info.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    assert [a.path for a in recording_server.attempts] == ["/api/2.0/mlflow/runs/get"] * 2

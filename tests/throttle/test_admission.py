@@ -51,7 +51,7 @@ def test_the_same_limit_of_the_same_scope_is_one_limiter(throttle: Throttle) -> 
         "https://gw/endpoints/chat",
         50,
         1.0,
-        0.02,
+        0.04,
     )
     assert throttle.admission("s", 10, "5 minutes").period == 300.0
 
