@@ -42,20 +42,24 @@ class Transport(Protocol):
 _NO_AUTO_CONTENT_TYPE = ("Content-Type",)
 
 
-@lru_cache(maxsize=256)
-def env_proxy(scheme: str, host: str) -> str | None:
-    """The proxy HTTP(S)_PROXY/NO_PROXY name for a host (read once per host, as requests would)."""
+@lru_cache(maxsize=1024)
+def env_proxy(url: str) -> str | None:
+    """The proxy HTTP(S)_PROXY/NO_PROXY name for a URL. Read once per URL (a dict lookup after
+    that), where aiohttp's trust_env would cost two thread hops per request."""
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    host = host if host.endswith("]") else host.rsplit(":", 1)[0]
     proxies = getproxies_environment()
-    proxy = proxies.get(scheme) or proxies.get("all")
+    proxy = proxies.get(scheme.lower()) or proxies.get("all")
     if proxy is None or proxy_bypass_environment(host, proxies):
         return None
     return proxy
 
 
-def _origin(url: str) -> tuple[str, str]:
-    scheme, _, rest = url.partition("://")
-    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
-    return scheme.lower(), host.rsplit(":", 1)[0] if not host.endswith("]") else host
+def _needs_skip(request: Request) -> bool:
+    # Only a request without a Content-Type needs it (skip_auto_headers costs aiohttp a set and a
+    # multidict per call); JSON requests carry theirs.
+    return not any(name.lower() == "content-type" for name in request.headers)
 
 
 @lru_cache(maxsize=64)
@@ -106,8 +110,8 @@ class AiohttpTransport:
                 ssl=request.ssl,
                 timeout=timeout,
                 allow_redirects=request.allow_redirects,
-                proxy=request.proxy or env_proxy(*_origin(request.url)),
-                skip_auto_headers=_NO_AUTO_CONTENT_TYPE,
+                proxy=request.proxy or env_proxy(request.url),
+                skip_auto_headers=_NO_AUTO_CONTENT_TYPE if _needs_skip(request) else None,
                 trace_request_ctx=trace_ctx,
             )
         except aiohttp.ClientSSLError as e:

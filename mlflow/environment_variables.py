@@ -25,6 +25,22 @@ _TRUE = ("true", "1")
 _BOOLEAN_WORDS = ("true", "false", "1", "0")
 
 
+class EnvSnapshot:
+    """The raw values of some variables right now, in one C-level pass: a cache key for
+    settings derived from them, so they are re-validated only when one of them changes."""
+
+    __slots__ = ("_names", "_keys")
+
+    def __init__(self, *variables: _EnvironmentVariable) -> None:
+        self._names = tuple(v.name for v in variables)
+        self._keys = tuple(v._key for v in variables)
+
+    def __call__(self) -> tuple:
+        if _ENV_BYTES is None:
+            return tuple(map(os.environ.get, self._names))
+        return tuple(map(_ENV_BYTES.get, self._keys))
+
+
 class _EnvironmentVariable(Generic[T]):
     """One environment variable: ``.name``, ``.default``, ``.get()``, ``.is_set()``."""
 

@@ -35,7 +35,6 @@ from async_core import (
     run_sync,
     send,
 )
-from async_core.transport import Transport
 from mlflow.environment_variables import (
     _MLFLOW_DATABRICKS_TRAFFIC_ID,
     _MLFLOW_HTTP_REQUEST_MAX_BACKOFF_FACTOR_LIMIT,
@@ -51,6 +50,7 @@ from mlflow.environment_variables import (
     MLFLOW_HTTP_REQUEST_MAX_RETRIES,
     MLFLOW_HTTP_REQUEST_TIMEOUT,
     MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER,
+    EnvSnapshot,
 )
 from mlflow.exceptions import (
     CUSTOMER_UNAUTHORIZED,
@@ -325,7 +325,9 @@ def _encode_body(kwargs: dict[str, Any], headers: dict[str, str]) -> bytes | Non
 
 def _default_content_type(headers: dict[str, str], value: str) -> None:
     """Set Content-Type unless the caller set it, in any case (as requests does)."""
-    if not any(name.lower() == "content-type" for name in headers):
+    if "Content-Type" not in headers and not any(
+        name.lower() == "content-type" for name in headers
+    ):
         headers["Content-Type"] = value
 
 
@@ -388,21 +390,6 @@ def _proxy_for(url: str, proxies: dict | None) -> str | None:
     return proxies.get(scheme) or proxies.get("all")
 
 
-@lru_cache(maxsize=128)
-def _policy(max_retries, backoff_factor, backoff_jitter, retry_codes, respect_retry_after,
-            total_timeout, backoff_max) -> RetryPolicy:
-    # Frozen and hashable: the same settings share one policy object across calls.
-    return RetryPolicy(
-        max_retries=max_retries,
-        backoff_factor=backoff_factor,
-        backoff_jitter=backoff_jitter,
-        backoff_max=backoff_max,
-        retry_statuses=retry_codes,
-        respect_retry_after=respect_retry_after,
-        total_timeout=total_timeout,
-    )
-
-
 def _redact(url: str) -> str:
     """Drop user:password from a URL before it goes into a message."""
     if "@" not in url:
@@ -424,6 +411,78 @@ def _path_of(url: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # The one implementation
 # ---------------------------------------------------------------------------------------------
+# The environment variables the plain HTTP path reads. Their raw values key the cache of
+# validated settings below: a changed variable applies at once, an unchanged one costs a lookup.
+_http_env = EnvSnapshot(
+    MLFLOW_HTTP_REQUEST_MAX_RETRIES,
+    MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR,
+    MLFLOW_HTTP_REQUEST_BACKOFF_JITTER,
+    MLFLOW_HTTP_REQUEST_TIMEOUT,
+    MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER,
+    _MLFLOW_HTTP_REQUEST_MAX_RETRIES_LIMIT,
+    _MLFLOW_HTTP_REQUEST_MAX_BACKOFF_FACTOR_LIMIT,
+    MLFLOW_ALLOW_HTTP_REDIRECTS,
+)
+
+
+@lru_cache(maxsize=256)
+def _http_settings(
+    max_retries, backoff_factor, backoff_jitter, retry_codes, timeout, respect_retry_after,
+    retry_timeout_seconds, env,
+):
+    """The validated retry policy, timeout and redirect default for one configuration.
+
+    ``env`` (the raw values of the variables in ``_http_env``) is only the cache key: at 64
+    requests in flight, re-reading and re-validating all of this on every call cost ~10% of the
+    CPU per request.
+    """
+    max_retries = MLFLOW_HTTP_REQUEST_MAX_RETRIES.get() if max_retries is None else max_retries
+    backoff_factor = (
+        MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR.get() if backoff_factor is None else backoff_factor
+    )
+    backoff_jitter = (
+        MLFLOW_HTTP_REQUEST_BACKOFF_JITTER.get() if backoff_jitter is None else backoff_jitter
+    )
+    _validate_max_retries(max_retries)
+    _validate_backoff_factor(backoff_factor)
+    if respect_retry_after is None:
+        respect_retry_after = MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER.get()
+    policy = RetryPolicy(
+        max_retries=max_retries,
+        backoff_factor=backoff_factor,
+        backoff_jitter=backoff_jitter,
+        retry_statuses=retry_codes,
+        respect_retry_after=respect_retry_after,
+        total_timeout=retry_timeout_seconds,
+    )
+    timeout = MLFLOW_HTTP_REQUEST_TIMEOUT.get() if timeout is None else timeout
+    return policy, timeout, MLFLOW_ALLOW_HTTP_REDIRECTS.get()
+
+
+def _sdk_policy(max_retries, backoff_factor, backoff_jitter, retry_codes, retry_timeout_seconds):
+    """MLflow's retry rules on top of the Databricks SDK: no Retry-After, no backoff cap."""
+    return RetryPolicy(
+        max_retries=MLFLOW_HTTP_REQUEST_MAX_RETRIES.get() if max_retries is None else max_retries,
+        backoff_factor=(
+            MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR.get() if backoff_factor is None else backoff_factor
+        ),
+        backoff_jitter=(
+            MLFLOW_HTTP_REQUEST_BACKOFF_JITTER.get() if backoff_jitter is None else backoff_jitter
+        ),
+        backoff_max=float("inf"),
+        retry_statuses=retry_codes,
+        respect_retry_after=False,
+        total_timeout=(
+            retry_timeout_seconds
+            if retry_timeout_seconds is not None
+            else MLFLOW_DATABRICKS_ENDPOINT_HTTP_RETRY_TIMEOUT.get()
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The one implementation
+# ---------------------------------------------------------------------------------------------
 async def _asend(
     host_creds,
     endpoint,
@@ -440,24 +499,18 @@ async def _asend(
     kwargs,
     admission=None,
 ):
-    unknown = kwargs.keys() - _SUPPORTED_KWARGS
-    if unknown:
-        raise TypeError(f"http_request() got unexpected keyword argument(s): {sorted(unknown)}")
+    if kwargs and not kwargs.keys() <= _SUPPORTED_KWARGS:
+        unknown = sorted(kwargs.keys() - _SUPPORTED_KWARGS)
+        raise TypeError(f"http_request() got unexpected keyword argument(s): {unknown}")
 
     try:
         url = f"{_checked_base(host_creds.host)}{endpoint}"
-        url = _with_params(url, kwargs.get("params"))
+        if kwargs.get("params"):
+            url = _with_params(url, kwargs["params"])
     except (ValueError, requests.exceptions.RequestException) as e:
         url = f"{str(host_creds.host).rstrip('/')}{endpoint}"
         raise InvalidUrlException(f"Invalid url: {_redact(url)}") from e
 
-    max_retries = MLFLOW_HTTP_REQUEST_MAX_RETRIES.get() if max_retries is None else max_retries
-    backoff_factor = (
-        MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR.get() if backoff_factor is None else backoff_factor
-    )
-    backoff_jitter = (
-        MLFLOW_HTTP_REQUEST_BACKOFF_JITTER.get() if backoff_jitter is None else backoff_jitter
-    )
     headers = _resolve_headers(host_creds, extra_headers)
     if kwargs.get("headers"):
         headers.update(kwargs["headers"])
@@ -467,19 +520,14 @@ async def _asend(
     if not isinstance(retry_codes, frozenset):
         retry_codes = frozenset(retry_codes or ())
 
-    transport: Transport | None = None
     if host_creds.use_databricks_sdk:
         # The Databricks SDK makes the call (in a worker thread); MLflow's retry rules and the
         # total deadline apply on top, and SDK errors come back as mapped responses.
         from mlflow.utils.databricks_sdk_transport import get_databricks_sdk_transport
 
         transport = get_databricks_sdk_transport(host_creds, timeout, retry_timeout_seconds)
-        policy = _policy(
-            max_retries, backoff_factor, backoff_jitter, retry_codes, False,
-            retry_timeout_seconds
-            if retry_timeout_seconds is not None
-            else MLFLOW_DATABRICKS_ENDPOINT_HTTP_RETRY_TIMEOUT.get(),
-            float("inf"),
+        policy = _sdk_policy(
+            max_retries, backoff_factor, backoff_jitter, retry_codes, retry_timeout_seconds
         )
         request = Request(
             method,
@@ -491,33 +539,28 @@ async def _asend(
                         "json": kwargs.get("json"), "data": kwargs.get("data"),
                         "files": kwargs.get("files")},
         )
-        return await _dispatch(
-            request, policy, url, False, transport=transport, admission=admission
-        )
+        try:
+            return await send(request, policy, transport=transport, admission=admission)
+        except MlflowException:
+            raise
+        except Exception as e:
+            raise _mlflow_error(e, url, timeout) from e
 
-    _validate_max_retries(max_retries)
-    _validate_backoff_factor(backoff_factor)
-    respect_retry_after_header = (
-        MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER.get()
-        if respect_retry_after_header is None
-        else respect_retry_after_header
+    policy, timeout, allow_redirects_default = _http_settings(
+        max_retries, backoff_factor, backoff_jitter, retry_codes, timeout,
+        respect_retry_after_header, retry_timeout_seconds, _http_env(),
     )
-    timeout = MLFLOW_HTTP_REQUEST_TIMEOUT.get() if timeout is None else timeout
-
     authorization = _authorization(host_creds)
     if authorization:
         headers["Authorization"] = authorization
     auth = _auth_hook(host_creds, kwargs.get("auth"))
 
-    verify = kwargs.get("verify", host_creds.verify)
-    cert = kwargs.get("cert", host_creds.client_cert_path)
-    if isinstance(cert, list):
-        cert = tuple(cert)
-    ssl_option = _ssl_context(verify, cert) if url.startswith("https:") else True
+    ssl_option = True
+    if url.startswith("https:"):
+        verify = kwargs.get("verify", host_creds.verify)
+        cert = kwargs.get("cert", host_creds.client_cert_path)
+        ssl_option = _ssl_context(verify, tuple(cert) if isinstance(cert, list) else cert)
     allow_redirects = kwargs.get("allow_redirects")
-    if allow_redirects is None:
-        allow_redirects = MLFLOW_ALLOW_HTTP_REDIRECTS.get()
-
     request = Request(
         method,
         url,
@@ -525,59 +568,46 @@ async def _asend(
         body,
         timeout=timeout,
         ssl=ssl_option,
-        allow_redirects=allow_redirects,
+        allow_redirects=allow_redirects_default if allow_redirects is None else allow_redirects,
         stream=bool(kwargs.get("stream")),
         proxy=_proxy_for(url, kwargs.get("proxies")),
     )
-    policy = _policy(
-        max_retries, backoff_factor, backoff_jitter, retry_codes, respect_retry_after_header,
-        retry_timeout_seconds, 120.0,
-    )
-    return await _dispatch(request, policy, url, raise_on_status, auth=auth, admission=admission)
-
-
-async def _dispatch(request, policy, url, raise_on_status, *, transport=None, auth=None,
-                    admission=None):
-    """Run the engine and translate its outcomes into MLflow's errors."""
     try:
         return await send(
-            request,
-            policy,
-            transport=transport,
-            auth=auth,
-            admission=admission,
-            raise_on_status=raise_on_status,
+            request, policy, auth=auth, admission=admission, raise_on_status=raise_on_status
         )
-    except RetriesExhausted as e:
-        raise MlflowException(
-            f"API request to {_redact(url)} failed with exception Max retries exceeded with url: "
-            f"{_path_of(url)} (Caused by ResponseError('too many {e.status} error responses'))"
-        ) from e
-    except RetryAfterBeyondDeadline as e:
-        raise MlflowException(f"API request to {_redact(url)} failed: {e}") from e
-    except DeadlineExceeded as e:
-        cause = e.__cause__ or e.__context__
-        detail = f"; last error: {cause!r}" if cause is not None else ""
-        raise MlflowException(
-            f"API request to {_redact(url)} failed with exception {e}{detail}"
-        ) from e
-    except asyncio.TimeoutError as e:
-        raise MlflowException(
-            f"API request to {_redact(url)} failed with timeout exception "
-            f"{type(e).__name__}: no response within {request.timeout}s."
-            " To increase the timeout, set the environment variable "
-            f"{MLFLOW_HTTP_REQUEST_TIMEOUT!s} to a larger value."
-        ) from e
-    except aiohttp.InvalidURL as e:
-        raise InvalidUrlException(f"Invalid url: {_redact(url)}") from e
-    except (MlflowException, asyncio.CancelledError):
+    except MlflowException:
         raise
-    except TLSError as e:
-        raise MlflowException(f"API request to {_redact(url)} failed with exception {e}") from e
     except Exception as e:
-        raise MlflowException(
-            f"API request to {_redact(url)} failed with exception {e!r}"
-        ) from e
+        raise _mlflow_error(e, url, timeout) from e
+
+
+def _mlflow_error(error: Exception, url: str, timeout) -> MlflowException:
+    """MLflow's exception for an engine or transport failure (the caller chains ``error``)."""
+    url = _redact(url)
+    if isinstance(error, RetriesExhausted):
+        return MlflowException(
+            f"API request to {url} failed with exception Max retries exceeded with url: "
+            f"{_path_of(url)} (Caused by ResponseError('too many {error.status} error "
+            "responses'))"
+        )
+    if isinstance(error, RetryAfterBeyondDeadline):
+        return MlflowException(f"API request to {url} failed: {error}")
+    if isinstance(error, DeadlineExceeded):
+        cause = error.__cause__ or error.__context__
+        detail = f"; last error: {cause!r}" if cause is not None else ""
+        return MlflowException(f"API request to {url} failed with exception {error}{detail}")
+    if isinstance(error, asyncio.TimeoutError):
+        return MlflowException(
+            f"API request to {url} failed with timeout exception {type(error).__name__}: no "
+            f"response within {timeout}s. To increase the timeout, set the environment "
+            f"variable {MLFLOW_HTTP_REQUEST_TIMEOUT!s} to a larger value."
+        )
+    if isinstance(error, aiohttp.InvalidURL):
+        return InvalidUrlException(f"Invalid url: {url}")
+    if isinstance(error, TLSError):
+        return MlflowException(f"API request to {url} failed with exception {error}")
+    return MlflowException(f"API request to {url} failed with exception {error!r}")
 
 
 def http_request(
@@ -670,9 +700,7 @@ class _EngineResponse(requests.Response):
         self.raw = None
         self.url = core.url
         content_type = core.headers.get("Content-Type")
-        self.encoding = (
-            get_encoding_from_headers({"content-type": content_type}) if content_type else None
-        )
+        self.encoding = _encoding_of(content_type) if content_type else None
         self.history = []
         self.reason = core.reason
         self.elapsed = _NO_ELAPSED
@@ -700,6 +728,11 @@ class _EngineResponse(requests.Response):
 
 
 _NO_ELAPSED = datetime.timedelta(0)
+
+
+@lru_cache(maxsize=64)
+def _encoding_of(content_type: str) -> str | None:
+    return get_encoding_from_headers({"content-type": content_type})
 
 
 class AsyncStreamResponse(_EngineResponse):
