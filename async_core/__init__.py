@@ -1,6 +1,7 @@
 """A general asyncio HTTP engine with policies: pooled aiohttp sessions per loop, retries on
-aiohttp-retry with Retry-After and a total deadline, client-side throttling on aiolimiter, and a
-background loop runner for blocking callers. It knows nothing about MLflow."""
+aiohttp-retry with Retry-After and a total deadline, a process-wide sliding-window throttle
+(throttle.py says why it is not aiolimiter's leaky bucket), and a background loop runner for
+blocking callers. It knows nothing about MLflow."""
 
 from async_core.clock import SYSTEM_CLOCK, Clock
 from async_core.engine import Admission, Auth, Slot, send

@@ -30,11 +30,16 @@ def default_session_factory(trace_configs: list | None = None) -> aiohttp.Client
     )
 
 
-async def _close_on_loop_shutdown(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
+async def _close_on_loop_shutdown(
+    pool: SessionPool, loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession
+) -> AsyncGenerator[None, None]:
     try:
         while True:
             yield
     finally:
+        # The entry refers to the loop through its session, so it must be dropped explicitly,
+        # or every short-lived loop (one asyncio.run per job) would stay in memory.
+        pool._forget(loop, session)
         if not session.closed:
             await session.close()
             await asyncio.sleep(_CLOSE_GRACE)
@@ -47,8 +52,8 @@ class SessionPool:
 
     def __init__(self, factory: SessionFactory = default_session_factory) -> None:
         self._factory = factory
-        # loop -> (session, closer generator). Weak keys: a loop that is dropped without
-        # shutdown_asyncgens must not be kept alive by us.
+        # loop -> (session, closer generator). The closer removes its entry when the loop shuts
+        # down; weak keys alone would not free it (the session refers to its loop).
         self._entries: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def get(self) -> aiohttp.ClientSession:
@@ -59,8 +64,11 @@ class SessionPool:
         return self._create(loop)
 
     def _create(self, loop: asyncio.AbstractEventLoop) -> aiohttp.ClientSession:
+        # A loop closed without shutdown_asyncgens never ran its closer: drop its entry now.
+        for stale in [other for other in self._entries if other.is_closed()]:
+            self._entries.pop(stale, None)
         session = self._factory()
-        closer = _close_on_loop_shutdown(session)
+        closer = _close_on_loop_shutdown(self, loop, session)
         # Run the generator to its first yield now: this registers it with the loop (firstiter
         # hook), and the loop's weak set of generators needs our strong reference below.
         try:
@@ -69,6 +77,11 @@ class SessionPool:
             pass
         self._entries[loop] = (session, closer)
         return session
+
+    def _forget(self, loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession) -> None:
+        entry = self._entries.get(loop)
+        if entry is not None and entry[0] is session:
+            del self._entries[loop]
 
     async def aclose(self) -> None:
         """Close the running loop's session now (for explicit cleanup)."""

@@ -62,10 +62,17 @@ def _needs_skip(request: Request) -> bool:
     return not any(name.lower() == "content-type" for name in request.headers)
 
 
-@lru_cache(maxsize=64)
 def _client_timeout(read_timeout: float | None, total: float | None) -> aiohttp.ClientTimeout:
-    # requests' timeout is per socket operation (connect, then each read), not a total.
+    # requests' timeout is per socket operation (connect, then each read), not a total. The
+    # total is the time left before a deadline, a new value every time: cache only without one.
+    if total is None:
+        return _per_socket_timeout(read_timeout)
     return aiohttp.ClientTimeout(total=total, sock_connect=read_timeout, sock_read=read_timeout)
+
+
+@lru_cache(maxsize=64)
+def _per_socket_timeout(read_timeout: float | None) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=None, sock_connect=read_timeout, sock_read=read_timeout)
 
 
 async def _headers_sent(session: Any, ctx: Any, params: Any) -> None:

@@ -46,6 +46,7 @@ def upstream(*args: str, timeout: float = 15.0) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.terminate()
             proc.wait(5)
+        proc.stdout.close()
 
 
 def _readline(proc: subprocess.Popen, timeout: float) -> str:

@@ -968,6 +968,10 @@ class DatabricksServer(LoopbackServer):
 
     def _with_auth(self, handler: Handler) -> Handler:
         async def authenticated(request: web.Request) -> web.StreamResponse:
+            # The SDK reads host metadata before it authenticates (and logs a warning when
+            # it cannot): answer it as a workspace does.
+            if request.path == "/.well-known/databricks-config":
+                return _json_response({"oidc_endpoint": f"{self.base_url}/oidc"})
             if (
                 self.token is not None
                 and request.headers.get("Authorization") != f"Bearer {self.token}"

@@ -9,7 +9,8 @@ from typing import Any
 
 import requests
 
-from mlflow.exceptions import MlflowException
+from mlflow.environment_variables import MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT
+from mlflow.exceptions import BAD_REQUEST, MlflowException
 from mlflow.utils.credentials import get_default_host_creds
 from mlflow.utils.rest_utils import augmented_raise_for_status
 
@@ -24,6 +25,21 @@ _TIMEOUT_TYPES: tuple[type[BaseException], ...] = (
 def default_host_creds(target_uri: str):
     """Host credentials of an MLflow server, from ``MLFLOW_TRACKING_*`` (MLflow's resolution)."""
     return get_default_host_creds(target_uri)
+
+
+def predict_timeout_error(timeout: int | None) -> MlflowException:
+    """MLflow's error for a query that outran MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT."""
+    return MlflowException(
+        message=(
+            "The provider has timed out while generating a response to your query. Please "
+            "evaluate the available parameters for the query that you are submitting. Some "
+            "parameter values and inputs can increase the computation time beyond the allowable "
+            f"route timeout of {MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT} seconds. (The timeout in force "
+            f"was {timeout} seconds: set {MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT} to raise it.)"
+        ),
+        error_code=BAD_REQUEST,
+    )
+
 
 
 def is_timeout(exc: BaseException) -> bool:

@@ -12,6 +12,7 @@ from mlflow.deployments._http import (
     default_host_creds,
     is_timeout,
     iter_sse_json,
+    predict_timeout_error,
     raise_for_stream_status,
 )
 from mlflow.deployments.base import BaseDeploymentClient
@@ -26,7 +27,7 @@ from mlflow.environment_variables import (
     MLFLOW_DEPLOYMENT_CLIENT_HTTP_REQUEST_TIMEOUT,
     MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT,
 )
-from mlflow.exceptions import BAD_REQUEST, MlflowException
+from mlflow.exceptions import MlflowException
 from mlflow.utils import rest_utils
 from mlflow.utils.rest_utils import ahttp_request, augmented_raise_for_status
 
@@ -35,19 +36,6 @@ if TYPE_CHECKING:
 
 # A server that keeps handing out new page tokens would make list_endpoints loop forever.
 _MAX_PAGES = 10_000
-
-
-def _predict_timeout_error(timeout: int | None) -> MlflowException:
-    return MlflowException(
-        message=(
-            "The provider has timed out while generating a response to your query. Please "
-            "evaluate the available parameters for the query that you are submitting. Some "
-            "parameter values and inputs can increase the computation time beyond the allowable "
-            f"route timeout of {MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT} seconds. (The timeout in force "
-            f"was {timeout} seconds: set {MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT} to raise it.)"
-        ),
-        error_code=BAD_REQUEST,
-    )
 
 
 def _endpoint_name(endpoint: Any) -> str:
@@ -275,7 +263,7 @@ class MlflowDeploymentClient(BaseDeploymentClient):
             )
         except MlflowException as e:
             if is_timeout(e):
-                raise _predict_timeout_error(timeout) from e
+                raise predict_timeout_error(timeout) from e
             raise
         if stream:
             await raise_for_stream_status(response)
@@ -389,7 +377,7 @@ class MlflowDeploymentClient(BaseDeploymentClient):
                 yield chunk
         except Exception as e:
             if is_timeout(e):
-                raise _predict_timeout_error(MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT.get()) from e
+                raise predict_timeout_error(MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT.get()) from e
             raise
         finally:
             await response.aclose()

@@ -6,6 +6,7 @@ twin), and the blocking method runs it on the shared background loop.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import warnings
@@ -123,8 +124,14 @@ class MlflowGatewayClient:
             call_kwargs["params"] = json_body
         else:
             call_kwargs["json"] = json_body
+        # Databricks credentials may read config files or fetch a token: not on the event loop.
+        host_creds = (
+            await asyncio.to_thread(getattr, self, "_host_creds")
+            if self._is_databricks_host()
+            else self._host_creds
+        )
         response = await ahttp_request(
-            host_creds=self._host_creds,
+            host_creds=host_creds,
             endpoint=route,
             method=method,
             timeout=MLFLOW_GATEWAY_CLIENT_QUERY_TIMEOUT_SECONDS,

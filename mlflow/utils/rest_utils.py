@@ -409,7 +409,7 @@ def _path_of(url: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# The one implementation
+# Settings: retry policy, timeout, redirects
 # ---------------------------------------------------------------------------------------------
 # The environment variables the plain HTTP path reads. Their raw values key the cache of
 # validated settings below: a changed variable applies at once, an unchanged one costs a lookup.
@@ -436,12 +436,8 @@ def _http_settings(
     requests in flight, re-reading and re-validating all of this on every call cost ~10% of the
     CPU per request.
     """
-    max_retries = MLFLOW_HTTP_REQUEST_MAX_RETRIES.get() if max_retries is None else max_retries
-    backoff_factor = (
-        MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR.get() if backoff_factor is None else backoff_factor
-    )
-    backoff_jitter = (
-        MLFLOW_HTTP_REQUEST_BACKOFF_JITTER.get() if backoff_jitter is None else backoff_jitter
+    max_retries, backoff_factor, backoff_jitter = _retry_defaults(
+        max_retries, backoff_factor, backoff_jitter
     )
     _validate_max_retries(max_retries)
     _validate_backoff_factor(backoff_factor)
@@ -459,16 +455,24 @@ def _http_settings(
     return policy, timeout, MLFLOW_ALLOW_HTTP_REDIRECTS.get()
 
 
+def _retry_defaults(max_retries, backoff_factor, backoff_jitter) -> tuple:
+    """The caller's retry settings, with MLflow's environment variables filling the gaps."""
+    return (
+        MLFLOW_HTTP_REQUEST_MAX_RETRIES.get() if max_retries is None else max_retries,
+        MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR.get() if backoff_factor is None else backoff_factor,
+        MLFLOW_HTTP_REQUEST_BACKOFF_JITTER.get() if backoff_jitter is None else backoff_jitter,
+    )
+
+
 def _sdk_policy(max_retries, backoff_factor, backoff_jitter, retry_codes, retry_timeout_seconds):
     """MLflow's retry rules on top of the Databricks SDK: no Retry-After, no backoff cap."""
+    max_retries, backoff_factor, backoff_jitter = _retry_defaults(
+        max_retries, backoff_factor, backoff_jitter
+    )
     return RetryPolicy(
-        max_retries=MLFLOW_HTTP_REQUEST_MAX_RETRIES.get() if max_retries is None else max_retries,
-        backoff_factor=(
-            MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR.get() if backoff_factor is None else backoff_factor
-        ),
-        backoff_jitter=(
-            MLFLOW_HTTP_REQUEST_BACKOFF_JITTER.get() if backoff_jitter is None else backoff_jitter
-        ),
+        max_retries=max_retries,
+        backoff_factor=backoff_factor,
+        backoff_jitter=backoff_jitter,
         backoff_max=float("inf"),
         retry_statuses=retry_codes,
         respect_retry_after=False,
@@ -598,10 +602,11 @@ def _mlflow_error(error: Exception, url: str, timeout) -> MlflowException:
         detail = f"; last error: {cause!r}" if cause is not None else ""
         return MlflowException(f"API request to {url} failed with exception {error}{detail}")
     if isinstance(error, asyncio.TimeoutError):
+        within = "" if timeout is None else f" within {timeout}s"
         return MlflowException(
             f"API request to {url} failed with timeout exception {type(error).__name__}: no "
-            f"response within {timeout}s. To increase the timeout, set the environment "
-            f"variable {MLFLOW_HTTP_REQUEST_TIMEOUT!s} to a larger value."
+            f"response{within}. To increase the timeout, set the environment variable "
+            f"{MLFLOW_HTTP_REQUEST_TIMEOUT!s} to a larger value."
         )
     if isinstance(error, aiohttp.InvalidURL):
         return InvalidUrlException(f"Invalid url: {url}")
@@ -743,8 +748,11 @@ class AsyncStreamResponse(_EngineResponse):
         self._core = core
 
     async def aiter_bytes(self, chunk_size: int = 65536) -> AsyncIterator[bytes]:
-        async for chunk in self._core.aiter_chunks(chunk_size):
-            yield chunk
+        try:
+            async for chunk in self._core.aiter_chunks(chunk_size):
+                yield chunk
+        except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+            raise _mlflow_error(e, self.url, None) from e
         self._content_consumed = True
 
     async def aiter_lines(self, chunk_size: int = 65536) -> AsyncIterator[bytes]:
@@ -796,14 +804,20 @@ class _BlockingRaw:
     def read(self, amt: int | None = None, decode_content: bool = True) -> bytes:
         if amt is None:
             return b"".join(self.stream())
-        return run_sync(self._core.read_chunk(amt))
+        return self._read_chunk(amt)
 
     def stream(self, amt: int = 65536, decode_content: bool = True) -> Iterator[bytes]:
         while True:
-            chunk = run_sync(self._core.read_chunk(amt or 65536))
+            chunk = self._read_chunk(amt or 65536)
             if not chunk:
                 return
             yield chunk
+
+    def _read_chunk(self, amt: int) -> bytes:
+        try:
+            return run_sync(self._core.read_chunk(amt))
+        except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+            raise _mlflow_error(e, self._core.url, None) from e
 
     def close(self) -> None:
         # aiohttp objects belong to the runner loop: close there, not from this thread.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import posixpath
 import warnings
 from collections.abc import AsyncIterator, Iterator
@@ -50,26 +51,9 @@ class DatabricksEndpoint(dict):
 def get_databricks_host_creds(target_uri: str):
     """The workspace host and credentials of ``target_uri`` (``databricks[://profile]``)."""
     # Imported on use: resolving Databricks auth pulls in the SDK and reads config files.
-    try:
-        from mlflow.utils.databricks_utils import get_databricks_host_creds as resolve
-    except ImportError:
-        return _host_creds_from_environment(target_uri)
+    from mlflow.utils.databricks_utils import get_databricks_host_creds as resolve
+
     return resolve(target_uri)
-
-
-def _host_creds_from_environment(target_uri: str):
-    """DATABRICKS_HOST / DATABRICKS_TOKEN, for installs without the full Databricks resolution."""
-    import os
-
-    from mlflow.utils.rest_utils import MlflowHostCreds
-
-    host, token = os.environ.get("DATABRICKS_HOST"), os.environ.get("DATABRICKS_TOKEN")
-    if not host or not token:
-        raise MlflowException(
-            f"Cannot resolve Databricks credentials for {target_uri!r}: set DATABRICKS_HOST "
-            "(the workspace URL) and DATABRICKS_TOKEN (a personal access token)."
-        )
-    return MlflowHostCreds(host=host, token=token)
 
 
 def _name(endpoint: Any, what: str = "endpoint") -> str:
@@ -244,8 +228,10 @@ class DatabricksDeploymentClient(BaseDeploymentClient):
             call_kwargs["params"] = json_body
         else:
             call_kwargs["json"] = json_body
+        # Resolving credentials may read config files or fetch a token: not on the event loop.
+        host_creds = await asyncio.to_thread(get_databricks_host_creds, self.target_uri)
         return await ahttp_request(
-            host_creds=get_databricks_host_creds(self.target_uri),
+            host_creds=host_creds,
             endpoint=posixpath.join(prefix, "serving-endpoints", route or ""),
             method=method,
             timeout=MLFLOW_DEPLOYMENT_CLIENT_HTTP_REQUEST_TIMEOUT.get()

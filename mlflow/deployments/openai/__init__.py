@@ -17,7 +17,12 @@ from typing import Any
 from urllib.parse import quote
 
 from async_core import iter_sync, run_sync
-from mlflow.deployments._http import iter_sse_json, raise_for_stream_status
+from mlflow.deployments._http import (
+    is_timeout,
+    iter_sse_json,
+    predict_timeout_error,
+    raise_for_stream_status,
+)
 from mlflow.deployments.base import BaseDeploymentClient
 from mlflow.deployments.constants import (
     MLFLOW_DEPLOYMENT_CLIENT_REQUEST_RETRY_CODES,
@@ -207,19 +212,25 @@ class OpenAIDeploymentClient(BaseDeploymentClient):
         if stream:
             body["stream"] = True
         host_creds, headers = _host_and_headers(key, config)
-        response = await ahttp_request(
-            host_creds=host_creds,
-            endpoint=route,
-            method="POST",
-            timeout=MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT.get(),
-            retry_codes=MLFLOW_DEPLOYMENT_CLIENT_REQUEST_RETRY_CODES,
-            raise_on_status=False,
-            extra_headers=headers,
-            json=body,
-            params=params,
-            stream=stream,
-            _admission=await self._apredict_admission(endpoint),
-        )
+        timeout = MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT.get()
+        try:
+            response = await ahttp_request(
+                host_creds=host_creds,
+                endpoint=route,
+                method="POST",
+                timeout=timeout,
+                retry_codes=MLFLOW_DEPLOYMENT_CLIENT_REQUEST_RETRY_CODES,
+                raise_on_status=False,
+                extra_headers=headers,
+                json=body,
+                params=params,
+                stream=stream,
+                _admission=await self._apredict_admission(endpoint),
+            )
+        except MlflowException as e:
+            if is_timeout(e):
+                raise predict_timeout_error(timeout) from e
+            raise
         if stream:
             await raise_for_stream_status(response)
         else:
@@ -254,6 +265,10 @@ class OpenAIDeploymentClient(BaseDeploymentClient):
         try:
             async for chunk in iter_sse_json(response):
                 yield chunk
+        except MlflowException as e:
+            if is_timeout(e):
+                raise predict_timeout_error(MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT.get()) from e
+            raise
         finally:
             await response.aclose()
 
