@@ -9,10 +9,14 @@ from typing import Any
 
 import requests
 
-from mlflow.environment_variables import MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT
+from mlflow.deployments.constants import MLFLOW_DEPLOYMENT_CLIENT_REQUEST_RETRY_CODES
+from mlflow.environment_variables import (
+    MLFLOW_DEPLOYMENT_CLIENT_HTTP_REQUEST_TIMEOUT,
+    MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT,
+)
 from mlflow.exceptions import BAD_REQUEST, MlflowException
 from mlflow.utils.credentials import get_default_host_creds
-from mlflow.utils.rest_utils import augmented_raise_for_status
+from mlflow.utils.rest_utils import ahttp_request, augmented_raise_for_status
 
 # How a timeout of the transport shows up: as the cause of the MlflowException it raises.
 _TIMEOUT_TYPES: tuple[type[BaseException], ...] = (
@@ -40,6 +44,42 @@ def predict_timeout_error(timeout: int | None) -> MlflowException:
         error_code=BAD_REQUEST,
     )
 
+
+async def acall(
+    host_creds,
+    route: str,
+    method: str,
+    json_body: dict[str, Any] | None = None,
+    *,
+    timeout: int | None = None,
+    retry_codes=MLFLOW_DEPLOYMENT_CLIENT_REQUEST_RETRY_CODES,
+    stream: bool = False,
+    **request_kwargs: Any,
+):
+    """One call of a client to its target; returns the response once its status is checked.
+
+    ``json_body`` goes as query parameters for a GET, as the JSON body otherwise. ``timeout``
+    defaults to ``MLFLOW_DEPLOYMENT_CLIENT_HTTP_REQUEST_TIMEOUT`` (management calls). A streamed
+    response is checked without reading its body unless the status is an error.
+    ``request_kwargs`` (headers, retry budget, admission...) go to ``ahttp_request``.
+    """
+    body_kwarg = "params" if method.lower() == "get" else "json"
+    response = await ahttp_request(
+        host_creds=host_creds,
+        endpoint=route,
+        method=method,
+        timeout=MLFLOW_DEPLOYMENT_CLIENT_HTTP_REQUEST_TIMEOUT.get() if timeout is None else timeout,
+        retry_codes=retry_codes,
+        raise_on_status=False,
+        stream=stream,
+        **{body_kwarg: json_body},
+        **request_kwargs,
+    )
+    if stream:
+        await raise_for_stream_status(response)
+    else:
+        augmented_raise_for_status(response)
+    return response
 
 
 def is_timeout(exc: BaseException) -> bool:

@@ -265,44 +265,40 @@ def _check_name_or_endpoint(name, endpoint) -> None:
         raise click.UsageError("Must specify exactly one of --name or --endpoint.")
 
 
-@commands.command("predict")
-@click.option("--name", "name", help="Name of the deployment (or use --endpoint).")
-@click.option("--endpoint", help="Name of the endpoint (or use --name).")
-@target_details
-@parse_input
-@parse_output
-@_cli_errors
-def predict(target, name, input_path, output_path, endpoint):
-    """Query a deployment or an endpoint with the JSON input of ``-I``; print the JSON result."""
+def _query_options(func):
+    """The options and error handling of ``predict`` and ``explain``."""
+    for decorate in (
+        _cli_errors,
+        parse_output,
+        parse_input,
+        target_details,
+        click.option("--endpoint", help="Name of the endpoint (or use --name)."),
+        click.option("--name", "name", help="Name of the deployment (or use --endpoint)."),
+    ):
+        func = decorate(func)
+    return func
+
+
+def _query(method_name: str, target, name, input_path, output_path, endpoint) -> None:
+    """Call the client's ``method_name`` on the JSON input of ``-I``; print its JSON result."""
     _check_name_or_endpoint(name, endpoint)
     inputs = _read_json_input(input_path)
-    client = _client(target)
-    method = client.predict
-    if _accepts(method, "endpoint"):
-        result = method(name, inputs, endpoint=endpoint)
-    else:
-        result = method(name, inputs)
-    _echo_json(result, output_path)
+    method = getattr(_client(target), method_name)
+    _echo_json(method(name, inputs, **_endpoint_kwargs(method, endpoint)), output_path)
+
+
+@commands.command("predict")
+@_query_options
+def predict(target, name, input_path, output_path, endpoint):
+    """Query a deployment or an endpoint with the JSON input of ``-I``; print the JSON result."""
+    _query("predict", target, name, input_path, output_path, endpoint)
 
 
 @commands.command("explain")
-@click.option("--name", "name", help="Name of the deployment (or use --endpoint).")
-@click.option("--endpoint", help="Name of the endpoint (or use --name).")
-@target_details
-@parse_input
-@parse_output
-@_cli_errors
+@_query_options
 def explain(target, name, input_path, output_path, endpoint):
     """Explain the predictions of a deployment on the JSON input of ``-I``."""
-    _check_name_or_endpoint(name, endpoint)
-    inputs = _read_json_input(input_path)
-    client = _client(target)
-    method = client.explain
-    if _accepts(method, "endpoint"):
-        result = method(name, inputs, endpoint=endpoint)
-    else:
-        result = method(name, inputs)
-    _echo_json(result, output_path)
+    _query("explain", target, name, input_path, output_path, endpoint)
 
 
 @commands.command("create-endpoint")

@@ -9,12 +9,14 @@ from urllib.parse import quote
 from async_core import iter_sync, run_sync
 from mlflow.deployments import _limits
 from mlflow.deployments._http import (
+    acall,
     default_host_creds,
     is_timeout,
     iter_sse_json,
     predict_timeout_error,
     raise_for_stream_status,
 )
+from mlflow.deployments._unsupported import UnsupportedManagementMixin
 from mlflow.deployments.base import BaseDeploymentClient
 from mlflow.deployments.constants import (
     MLFLOW_DEPLOYMENT_CLIENT_REQUEST_RETRY_CODES,
@@ -23,10 +25,7 @@ from mlflow.deployments.constants import (
     MLFLOW_DEPLOYMENTS_QUERY_SUFFIX,
 )
 from mlflow.deployments.utils import PagedList, join_paths, resolve_endpoint_url
-from mlflow.environment_variables import (
-    MLFLOW_DEPLOYMENT_CLIENT_HTTP_REQUEST_TIMEOUT,
-    MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT,
-)
+from mlflow.environment_variables import MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT
 from mlflow.exceptions import MlflowException
 from mlflow.utils import rest_utils
 from mlflow.utils.rest_utils import ahttp_request, augmented_raise_for_status
@@ -55,7 +54,7 @@ def _query_route(endpoint: str) -> str:
     )
 
 
-class MlflowDeploymentClient(BaseDeploymentClient):
+class MlflowDeploymentClient(UnsupportedManagementMixin, BaseDeploymentClient):
     """
     Client for an MLflow AI gateway (``mlflow gateway start --config-path config.yaml``).
 
@@ -141,65 +140,6 @@ class MlflowDeploymentClient(BaseDeploymentClient):
             return None
         return await self._advertised_limits().admission(endpoint)
 
-    # --- not supported by a gateway: its endpoints come from its configuration file ------------
-    def create_deployment(self, name, model_uri, flavor=None, config=None, endpoint=None):
-        """Not implemented for `MlflowDeploymentClient`."""
-        raise NotImplementedError
-
-    def update_deployment(self, name, model_uri=None, flavor=None, config=None, endpoint=None):
-        """Not implemented for `MlflowDeploymentClient`."""
-        raise NotImplementedError
-
-    def delete_deployment(self, name, config=None, endpoint=None):
-        """Not implemented for `MlflowDeploymentClient`."""
-        raise NotImplementedError
-
-    def list_deployments(self, endpoint=None):
-        """Not implemented for `MlflowDeploymentClient`."""
-        raise NotImplementedError
-
-    def get_deployment(self, name, endpoint=None):
-        """Not implemented for `MlflowDeploymentClient`."""
-        raise NotImplementedError
-
-    def create_endpoint(self, name, config=None):
-        """Not implemented for `MlflowDeploymentClient`."""
-        raise NotImplementedError
-
-    def update_endpoint(self, endpoint, config=None):
-        """Not implemented for `MlflowDeploymentClient`."""
-        raise NotImplementedError
-
-    def delete_endpoint(self, endpoint):
-        """Not implemented for `MlflowDeploymentClient`."""
-        raise NotImplementedError
-
-    async def acreate_deployment(self, name, model_uri, flavor=None, config=None, endpoint=None):
-        raise NotImplementedError
-
-    async def aupdate_deployment(
-        self, name, model_uri=None, flavor=None, config=None, endpoint=None
-    ):
-        raise NotImplementedError
-
-    async def adelete_deployment(self, name, config=None, endpoint=None):
-        raise NotImplementedError
-
-    async def alist_deployments(self, endpoint=None):
-        raise NotImplementedError
-
-    async def aget_deployment(self, name, endpoint=None):
-        raise NotImplementedError
-
-    async def acreate_endpoint(self, name, config=None):
-        raise NotImplementedError
-
-    async def aupdate_endpoint(self, endpoint, config=None):
-        raise NotImplementedError
-
-    async def adelete_endpoint(self, endpoint):
-        raise NotImplementedError
-
     # --- transport ---------------------------------------------------------------------------
     async def _acall_endpoint(
         self,
@@ -209,23 +149,9 @@ class MlflowDeploymentClient(BaseDeploymentClient):
         timeout: int | None = None,
     ) -> Any:
         """One management or predict call; ``timeout`` overrides the management default."""
-        call_kwargs: dict[str, Any] = {}
-        if method.lower() == "get":
-            call_kwargs["params"] = json_body
-        else:
-            call_kwargs["json"] = json_body
-        response = await ahttp_request(
-            host_creds=default_host_creds(self.target_uri),
-            endpoint=route,
-            method=method,
-            timeout=MLFLOW_DEPLOYMENT_CLIENT_HTTP_REQUEST_TIMEOUT.get()
-            if timeout is None
-            else timeout,
-            retry_codes=MLFLOW_DEPLOYMENT_CLIENT_REQUEST_RETRY_CODES,
-            raise_on_status=False,
-            **call_kwargs,
+        response = await acall(
+            default_host_creds(self.target_uri), route, method, json_body, timeout=timeout
         )
-        augmented_raise_for_status(response)
         return response.json()
 
     def _call_endpoint(

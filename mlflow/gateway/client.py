@@ -14,12 +14,11 @@ from typing import Any
 from urllib.parse import quote, urlparse
 
 from async_core import run_sync
-from mlflow.deployments._http import default_host_creds, is_timeout
+from mlflow.deployments._http import acall, default_host_creds, is_timeout
 from mlflow.deployments.constants import MLFLOW_DEPLOYMENT_CLIENT_REQUEST_RETRY_CODES
 from mlflow.deployments.utils import PagedList, join_paths, resolve_endpoint_url
 from mlflow.exceptions import BAD_REQUEST, MlflowException
 from mlflow.gateway.config import LimitsConfig, Route
-from mlflow.utils.rest_utils import ahttp_request, augmented_raise_for_status
 
 # MLflow's values for the legacy gateway client.
 MLFLOW_GATEWAY_CRUD_ROUTE_BASE = "/api/2.0/gateway/routes/"
@@ -119,28 +118,20 @@ class MlflowGatewayClient:
     async def _acall_endpoint(
         self, method: str, route: str, json_body: dict[str, Any] | None = None
     ):
-        call_kwargs: dict[str, Any] = {}
-        if method.lower() == "get":
-            call_kwargs["params"] = json_body
-        else:
-            call_kwargs["json"] = json_body
         # Databricks credentials may read config files or fetch a token: not on the event loop.
         host_creds = (
             await asyncio.to_thread(getattr, self, "_host_creds")
             if self._is_databricks_host()
             else self._host_creds
         )
-        response = await ahttp_request(
-            host_creds=host_creds,
-            endpoint=route,
-            method=method,
+        return await acall(
+            host_creds,
+            route,
+            method,
+            json_body,
             timeout=MLFLOW_GATEWAY_CLIENT_QUERY_TIMEOUT_SECONDS,
             retry_codes=MLFLOW_GATEWAY_CLIENT_QUERY_RETRY_CODES,
-            raise_on_status=False,
-            **call_kwargs,
         )
-        augmented_raise_for_status(response)
-        return response
 
     def _resolve_route(self, payload: dict[str, Any]) -> Route:
         route_url = resolve_endpoint_url(self._gateway_uri, payload["route_url"])

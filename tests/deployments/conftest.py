@@ -118,13 +118,14 @@ async def adatabricks_server(monkeypatch):
 
 @pytest.fixture
 def record_http(monkeypatch):
-    """Wrap ``ahttp_request`` in the client modules; returns the list of call kwargs."""
-    import mlflow.deployments.databricks as dbx
+    """Wrap ``ahttp_request`` where the clients call it; returns the list of call kwargs."""
+    import mlflow.deployments._http as shared_http
     import mlflow.deployments.mlflow as mlflow_client
     import mlflow.deployments.openai as openai_client
 
     calls: list[dict] = []
-    for module in (mlflow_client, dbx, openai_client):
+    # The management calls (and every Databricks call) go through ``_http.acall``.
+    for module in (shared_http, mlflow_client, openai_client):
         real = module.ahttp_request
 
         async def recording(*args, _real=real, **kwargs):

@@ -10,25 +10,20 @@ from typing import Any
 from urllib.parse import quote
 
 from async_core import iter_sync, run_sync
-from mlflow.deployments._http import iter_strict_data_json, raise_for_stream_status
+from mlflow.deployments._http import acall, iter_strict_data_json
+from mlflow.deployments._unsupported import UnsupportedManagementMixin
 from mlflow.deployments.base import BaseDeploymentClient
 from mlflow.deployments.constants import (
     DATABRICKS_CLIENT_HEADER,
     DATABRICKS_CLIENT_HEADER_VALUE,
     DATABRICKS_SERVING_ENDPOINTS_PREFIX,
-    MLFLOW_DEPLOYMENT_CLIENT_REQUEST_RETRY_CODES,
 )
 from mlflow.environment_variables import (
-    MLFLOW_DEPLOYMENT_CLIENT_HTTP_REQUEST_TIMEOUT,
     MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT,
     MLFLOW_DEPLOYMENT_PREDICT_TOTAL_TIMEOUT,
 )
 from mlflow.exceptions import MlflowException
-from mlflow.utils.rest_utils import (
-    ahttp_request,
-    augmented_raise_for_status,
-    validate_deployment_timeout_config,
-)
+from mlflow.utils.rest_utils import validate_deployment_timeout_config
 
 
 class DatabricksEndpoint(dict):
@@ -154,7 +149,7 @@ def _predict_timeouts() -> tuple[int, int]:
     return timeout, retry_timeout_seconds
 
 
-class DatabricksDeploymentClient(BaseDeploymentClient):
+class DatabricksDeploymentClient(UnsupportedManagementMixin, BaseDeploymentClient):
     """
     Client for Databricks serving endpoints (target ``databricks`` or ``databricks://<profile>``).
 
@@ -173,43 +168,6 @@ class DatabricksDeploymentClient(BaseDeploymentClient):
 
     _applies_limits = True  # predictions go through `set_limit` limits per request
 
-    def create_deployment(self, name, model_uri, flavor=None, config=None, endpoint=None):
-        """Not implemented for `DatabricksDeploymentClient`."""
-        raise NotImplementedError
-
-    def update_deployment(self, name, model_uri=None, flavor=None, config=None, endpoint=None):
-        """Not implemented for `DatabricksDeploymentClient`."""
-        raise NotImplementedError
-
-    def delete_deployment(self, name, config=None, endpoint=None):
-        """Not implemented for `DatabricksDeploymentClient`."""
-        raise NotImplementedError
-
-    def list_deployments(self, endpoint=None):
-        """Not implemented for `DatabricksDeploymentClient`."""
-        raise NotImplementedError
-
-    def get_deployment(self, name, endpoint=None):
-        """Not implemented for `DatabricksDeploymentClient`."""
-        raise NotImplementedError
-
-    async def acreate_deployment(self, name, model_uri, flavor=None, config=None, endpoint=None):
-        raise NotImplementedError
-
-    async def aupdate_deployment(
-        self, name, model_uri=None, flavor=None, config=None, endpoint=None
-    ):
-        raise NotImplementedError
-
-    async def adelete_deployment(self, name, config=None, endpoint=None):
-        raise NotImplementedError
-
-    async def alist_deployments(self, endpoint=None):
-        raise NotImplementedError
-
-    async def aget_deployment(self, name, endpoint=None):
-        raise NotImplementedError
-
     # --- transport ---------------------------------------------------------------------------
     async def _arequest(
         self,
@@ -223,27 +181,19 @@ class DatabricksDeploymentClient(BaseDeploymentClient):
         stream: bool,
         admission: Any = None,
     ):
-        call_kwargs: dict[str, Any] = {}
-        if method.lower() == "get":
-            call_kwargs["params"] = json_body
-        else:
-            call_kwargs["json"] = json_body
+        """One call under ``<prefix>/serving-endpoints/``; its response once the status is OK."""
         # Resolving credentials may read config files or fetch a token: not on the event loop.
         host_creds = await asyncio.to_thread(get_databricks_host_creds, self.target_uri)
-        return await ahttp_request(
-            host_creds=host_creds,
-            endpoint=posixpath.join(prefix, "serving-endpoints", route or ""),
-            method=method,
-            timeout=MLFLOW_DEPLOYMENT_CLIENT_HTTP_REQUEST_TIMEOUT.get()
-            if timeout is None
-            else timeout,
-            raise_on_status=False,
-            retry_codes=MLFLOW_DEPLOYMENT_CLIENT_REQUEST_RETRY_CODES,
+        return await acall(
+            host_creds,
+            posixpath.join(prefix, "serving-endpoints", route or ""),
+            method,
+            json_body,
+            timeout=timeout,
+            stream=stream,
             retry_timeout_seconds=retry_timeout_seconds,
             extra_headers={DATABRICKS_CLIENT_HEADER: DATABRICKS_CLIENT_HEADER_VALUE},
-            stream=stream,
             _admission=admission,
-            **call_kwargs,
         )
 
     async def _acall_endpoint(
@@ -268,7 +218,6 @@ class DatabricksDeploymentClient(BaseDeploymentClient):
             stream=False,
             admission=admission,
         )
-        augmented_raise_for_status(response)
         return DatabricksEndpoint(response.json() if response.content else {})
 
     def _call_endpoint(self, **kwargs: Any) -> DatabricksEndpoint:
@@ -299,7 +248,6 @@ class DatabricksDeploymentClient(BaseDeploymentClient):
             stream=True,
             admission=admission,
         )
-        await raise_for_stream_status(response)
         try:
             async for chunk in iter_strict_data_json(response):
                 yield chunk

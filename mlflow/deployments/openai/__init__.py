@@ -23,6 +23,7 @@ from mlflow.deployments._http import (
     predict_timeout_error,
     raise_for_stream_status,
 )
+from mlflow.deployments._unsupported import UnsupportedManagementMixin
 from mlflow.deployments.base import BaseDeploymentClient
 from mlflow.deployments.constants import (
     MLFLOW_DEPLOYMENT_CLIENT_REQUEST_RETRY_CODES,
@@ -111,7 +112,7 @@ def _host_and_headers(key: str, config: _ApiConfig) -> tuple[MlflowHostCreds, di
     return MlflowHostCreds(host=config.api_base, token=key), {}
 
 
-class OpenAIDeploymentClient(BaseDeploymentClient):
+class OpenAIDeploymentClient(UnsupportedManagementMixin, BaseDeploymentClient):
     """
     Client for OpenAI (or an OpenAI-compatible server, or Azure OpenAI) as a deployments target.
 
@@ -127,64 +128,6 @@ class OpenAIDeploymentClient(BaseDeploymentClient):
     """
 
     _applies_limits = True  # predictions go through `set_limit` limits per request
-
-    def create_deployment(self, name, model_uri, flavor=None, config=None, endpoint=None):
-        """Not implemented for `OpenAIDeploymentClient`."""
-        raise NotImplementedError
-
-    def update_deployment(self, name, model_uri=None, flavor=None, config=None, endpoint=None):
-        """Not implemented for `OpenAIDeploymentClient`."""
-        raise NotImplementedError
-
-    def delete_deployment(self, name, config=None, endpoint=None):
-        """Not implemented for `OpenAIDeploymentClient`."""
-        raise NotImplementedError
-
-    def list_deployments(self, endpoint=None):
-        """Not implemented for `OpenAIDeploymentClient`."""
-        raise NotImplementedError
-
-    def get_deployment(self, name, endpoint=None):
-        """Not implemented for `OpenAIDeploymentClient`."""
-        raise NotImplementedError
-
-    def create_endpoint(self, name, config=None):
-        """Not implemented for `OpenAIDeploymentClient`."""
-        raise NotImplementedError
-
-    def update_endpoint(self, endpoint, config=None):
-        """Not implemented for `OpenAIDeploymentClient`."""
-        raise NotImplementedError
-
-    def delete_endpoint(self, endpoint):
-        """Not implemented for `OpenAIDeploymentClient`."""
-        raise NotImplementedError
-
-    async def acreate_deployment(self, name, model_uri, flavor=None, config=None, endpoint=None):
-        raise NotImplementedError
-
-    async def aupdate_deployment(
-        self, name, model_uri=None, flavor=None, config=None, endpoint=None
-    ):
-        raise NotImplementedError
-
-    async def adelete_deployment(self, name, config=None, endpoint=None):
-        raise NotImplementedError
-
-    async def alist_deployments(self, endpoint=None):
-        raise NotImplementedError
-
-    async def aget_deployment(self, name, endpoint=None):
-        raise NotImplementedError
-
-    async def acreate_endpoint(self, name, config=None):
-        raise NotImplementedError
-
-    async def aupdate_endpoint(self, endpoint, config=None):
-        raise NotImplementedError
-
-    async def adelete_endpoint(self, endpoint):
-        raise NotImplementedError
 
     # --- queries -------------------------------------------------------------------------------
     async def _asend_query(self, endpoint, inputs, *, stream: bool):
