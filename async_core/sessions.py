@@ -48,20 +48,26 @@ async def _close_on_loop_shutdown(
 class SessionPool:
     """Hands out the current loop's session, creating it on first use."""
 
-    __slots__ = ("_factory", "_entries", "__weakref__")
+    __slots__ = ("_factory", "_entries", "_last", "__weakref__")
 
     def __init__(self, factory: SessionFactory = default_session_factory) -> None:
         self._factory = factory
         # loop -> (session, closer generator). The closer removes its entry when the loop shuts
         # down; weak keys alone would not free it (the session refers to its loop).
         self._entries: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        # The last (loop, session) handed out: most calls come from the same loop as the last
+        # one, and this spares the weak-key lookup. Replaced whole, so threads never see a mix.
+        self._last: tuple = (None, None)
 
     def get(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
+        last_loop, last_session = self._last
+        if last_loop is loop and not last_session.closed:
+            return last_session
         entry = self._entries.get(loop)
-        if entry is not None and not entry[0].closed:
-            return entry[0]
-        return self._create(loop)
+        session = entry[0] if entry is not None and not entry[0].closed else self._create(loop)
+        self._last = (loop, session)
+        return session
 
     def _create(self, loop: asyncio.AbstractEventLoop) -> aiohttp.ClientSession:
         # A loop closed without shutdown_asyncgens never ran its closer: drop its entry now.
@@ -79,6 +85,8 @@ class SessionPool:
         return session
 
     def _forget(self, loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession) -> None:
+        if self._last[0] is loop:
+            self._last = (None, None)
         entry = self._entries.get(loop)
         if entry is not None and entry[0] is session:
             del self._entries[loop]
@@ -93,6 +101,7 @@ class SessionPool:
         """Forget every session without touching it (after fork: they belong to the parent)."""
         _FORK_ORPHANS.append(list(self._entries.items()))
         self._entries = weakref.WeakKeyDictionary()
+        self._last = (None, None)
 
 
 # Sessions inherited across fork() are kept referenced, never closed: closing them would act on

@@ -59,7 +59,10 @@ def env_proxy(url: str) -> str | None:
 def _needs_skip(request: Request) -> bool:
     # Only a request without a Content-Type needs it (skip_auto_headers costs aiohttp a set and a
     # multidict per call); JSON requests carry theirs.
-    return not any(name.lower() == "content-type" for name in request.headers)
+    headers = request.headers
+    return "Content-Type" not in headers and not any(
+        name.lower() == "content-type" for name in headers
+    )
 
 
 def _client_timeout(read_timeout: float | None, total: float | None) -> aiohttp.ClientTimeout:
@@ -123,20 +126,12 @@ class AiohttpTransport:
             )
         except aiohttp.ClientSSLError as e:
             raise TLSError(str(e)) from e
-        if request.stream:
-            return Response(
-                raw.status,
-                raw.headers,
-                None,
-                reason=raw.reason,
-                url=str(raw.url),
-                method=request.method,
-                raw=raw,
-            )
-        try:
-            content = await raw.read()
-        finally:
-            raw.release()
+        content = None
+        if not request.stream:  # a stream keeps the connection until its body is read
+            try:
+                content = await raw.read()
+            finally:
+                raw.release()
         return Response(
             raw.status,
             raw.headers,
@@ -144,4 +139,5 @@ class AiohttpTransport:
             reason=raw.reason,
             url=str(raw.url),
             method=request.method,
+            raw=raw if request.stream else None,
         )
