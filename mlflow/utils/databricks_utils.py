@@ -297,6 +297,7 @@ def get_databricks_host_creds(server_uri=None) -> MlflowHostCreds:
 
     values = None
     use_databricks_sdk = False
+    sdk_error: Exception | None = None
     if use_sdk:
         try:
             values = _sdk_config_values(profile, _fingerprint())
@@ -306,10 +307,18 @@ def get_databricks_host_creds(server_uri=None) -> MlflowHostCreds:
         except Exception as e:
             # The SDK's messages mask secrets ('***'); keep the reason for debugging.
             _logger.debug("Failed to create databricks SDK workspace client, error: %r", e)
+            sdk_error = e
     if values is None or not values.host:
         values = _read_config_values(profile, from_uri=uri_profile is not None)
     if values is None or not values.host:
         _fail_malformed_databricks_auth(server_uri)
+    if sdk_error is not None and values.client_secret:
+        # OAuth needs the SDK: without this, the request would fail later with advice to enable
+        # MLFLOW_ENABLE_DB_SDK, which is already enabled; say what really went wrong.
+        raise MlflowException(
+            "Databricks OAuth credentials (client ID and secret) were found, but the "
+            f"databricks-sdk could not be configured with them: {sdk_error}"
+        ) from sdk_error
 
     return MlflowHostCreds(
         values.host,

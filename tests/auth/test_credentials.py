@@ -236,3 +236,28 @@ def test_unreachable_host_does_not_hang_the_sdk_check(monkeypatch):
     monkeypatch.setenv("DATABRICKS_TOKEN", PAT)
     creds = get_databricks_host_creds()
     assert (creds.host, creds.token, creds.use_databricks_sdk) == (url, PAT, True)
+
+
+def test_oauth_creds_with_a_failing_sdk_config_report_the_sdk_error(monkeypatch, tmp_path):
+    """Without this, the request would later advise enabling MLFLOW_ENABLE_DB_SDK, already on."""
+    secret = "oauth-client-secret-value"
+    monkeypatch.setenv("DATABRICKS_HOST", "https://adb-1.2.azuredatabricks.net")
+    monkeypatch.setenv("DATABRICKS_CLIENT_ID", "client-id")
+    monkeypatch.setenv("DATABRICKS_CLIENT_SECRET", secret)
+    monkeypatch.delenv("DATABRICKS_TOKEN", raising=False)
+    monkeypatch.delenv("DATABRICKS_CONFIG_PROFILE", raising=False)
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "missing.cfg"))
+    monkeypatch.setenv("MLFLOW_ENABLE_DB_SDK", "true")
+
+    def failing_config(*args, **kwargs):
+        raise ValueError("default auth: oauth-m2m: token endpoint unreachable, client_secret=***")
+
+    failing_config.cache_clear = lambda: None  # the suite's autouse fixture clears the cache
+    monkeypatch.setattr(databricks_utils, "_sdk_config_values", failing_config)
+    with pytest.raises(MlflowException) as info:
+        databricks_utils.get_databricks_host_creds("databricks")
+    message = str(info.value)
+    assert "databricks-sdk could not be configured" in message
+    assert "token endpoint unreachable" in message
+    assert "MLFLOW_ENABLE_DB_SDK" not in message
+    assert secret not in message
