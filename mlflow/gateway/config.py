@@ -46,6 +46,7 @@ import yaml
 from pydantic import (
     AliasChoices,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SerializeAsAny,
@@ -87,6 +88,8 @@ _MOSAICML_CHAT_SUPPORTED_MODEL_PREFIXES = ["llama2"]
 _AI21LABS_MODELS = frozenset({"j2-ultra", "j2-mid", "j2-light"})
 
 OptionalMaskedStr = Annotated[str | None, SECRET]
+# A required API key: "$VAR" or a file path is resolved (when MLflow's switches allow it).
+ApiKey = Annotated[str, SECRET, BeforeValidator(resolve_api_key)]
 
 
 class Provider(str, Enum):
@@ -136,31 +139,19 @@ RouteType = EndpointType
 
 
 class CohereConfig(ConfigModel):
-    cohere_api_key: MaskedStr
+    cohere_api_key: ApiKey
 
-    @field_validator("cohere_api_key", mode="before")
-    @classmethod
-    def validate_cohere_api_key(cls, value):
-        return resolve_api_key(value)
 
 
 class AI21LabsConfig(ConfigModel):
-    ai21labs_api_key: MaskedStr
+    ai21labs_api_key: ApiKey
 
-    @field_validator("ai21labs_api_key", mode="before")
-    @classmethod
-    def validate_ai21labs_api_key(cls, value):
-        return resolve_api_key(value)
 
 
 class MosaicMLConfig(ConfigModel):
-    mosaicml_api_key: MaskedStr
+    mosaicml_api_key: ApiKey
     mosaicml_api_base: str | None = None
 
-    @field_validator("mosaicml_api_key", mode="before")
-    @classmethod
-    def validate_mosaicml_api_key(cls, value):
-        return resolve_api_key(value)
 
 
 class OpenAIAPIType(str, Enum):
@@ -189,17 +180,13 @@ class OpenAIConfig(ConfigModel):
     ``azure``/``azuread``, ``openai_organization`` is not allowed and ``openai_api_base``,
     ``openai_deployment_name`` and ``openai_api_version`` are required."""
 
-    openai_api_key: MaskedStr
+    openai_api_key: ApiKey
     openai_api_type: OpenAIAPIType = OpenAIAPIType.OPENAI
     openai_api_base: str | None = None
     openai_api_version: str | None = None
     openai_deployment_name: str | None = None
     openai_organization: str | None = None
 
-    @field_validator("openai_api_key", mode="before")
-    @classmethod
-    def validate_openai_api_key(cls, value):
-        return resolve_api_key(value)
 
     @model_validator(mode="before")
     @classmethod
@@ -235,31 +222,19 @@ class OpenAIConfig(ConfigModel):
 
 
 class AnthropicConfig(ConfigModel):
-    anthropic_api_key: MaskedStr
+    anthropic_api_key: ApiKey
     anthropic_version: str = "2023-06-01"
 
-    @field_validator("anthropic_api_key", mode="before")
-    @classmethod
-    def validate_anthropic_api_key(cls, value):
-        return resolve_api_key(value)
 
 
 class PaLMConfig(ConfigModel):
-    palm_api_key: MaskedStr
+    palm_api_key: ApiKey
 
-    @field_validator("palm_api_key", mode="before")
-    @classmethod
-    def validate_palm_api_key(cls, value):
-        return resolve_api_key(value)
 
 
 class GeminiConfig(ConfigModel):
-    gemini_api_key: MaskedStr
+    gemini_api_key: ApiKey
 
-    @field_validator("gemini_api_key", mode="before")
-    @classmethod
-    def validate_gemini_api_key(cls, value):
-        return resolve_api_key(value)
 
 
 class MlflowModelServingConfig(ConfigModel):
@@ -329,33 +304,21 @@ class AmazonBedrockConfig(ConfigModel):
 
 
 class MistralConfig(ConfigModel):
-    mistral_api_key: MaskedStr
+    mistral_api_key: ApiKey
 
-    @field_validator("mistral_api_key", mode="before")
-    @classmethod
-    def validate_mistral_api_key(cls, value):
-        return resolve_api_key(value)
 
 
 class TogetherAIConfig(ConfigModel):
-    togetherai_api_key: MaskedStr
+    togetherai_api_key: ApiKey
 
-    @field_validator("togetherai_api_key", mode="before")
-    @classmethod
-    def validate_togetherai_api_key(cls, value):
-        return resolve_api_key(value)
 
 
 class DatabricksConfig(ConfigModel):
     """Databricks model serving (providers ``databricks`` and ``databricks-model-serving``)."""
 
-    databricks_api_token: MaskedStr
+    databricks_api_token: ApiKey
     databricks_api_base: str | None = None
 
-    @field_validator("databricks_api_token", mode="before")
-    @classmethod
-    def validate_databricks_api_token(cls, value):
-        return resolve_api_key(value)
 
 
 class LiteLLMConfig(ConfigModel):
@@ -382,13 +345,9 @@ class LiteLLMConfig(ConfigModel):
 class OpenAICompatibleConfig(ConfigModel):
     """A provider speaking OpenAI's API: a key and a base URL."""
 
-    api_key: MaskedStr
+    api_key: ApiKey
     api_base: str
 
-    @field_validator("api_key", mode="before")
-    @classmethod
-    def validate_api_key(cls, value):
-        return resolve_api_key(value)
 
 
 class GroqConfig(OpenAICompatibleConfig):
