@@ -143,6 +143,20 @@ async def iter_sse_json(response) -> AsyncIterator[Any]:
         yield _parse_chunk(value, line)
 
 
+async def predict_stream_chunks(response) -> AsyncIterator[Any]:
+    """The JSON chunks of a streamed prediction; a timeout mid-stream gets MLflow's predict
+    timeout error, and the response is closed however the stream ends."""
+    try:
+        async for chunk in iter_sse_json(response):
+            yield chunk
+    except MlflowException as e:
+        if is_timeout(e):
+            raise predict_timeout_error(MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT.get()) from e
+        raise
+    finally:
+        await response.aclose()
+
+
 async def iter_strict_data_json(response) -> AsyncIterator[Any]:
     """Databricks' streamed chunks: every line must be ``data: <json>``; ``[DONE]`` ends it."""
     async for line in iter_lines(response):

@@ -12,7 +12,7 @@ from mlflow.deployments._http import (
     acall,
     default_host_creds,
     is_timeout,
-    iter_sse_json,
+    predict_stream_chunks,
     predict_timeout_error,
     raise_for_stream_status,
 )
@@ -298,15 +298,8 @@ class MlflowDeploymentClient(UnsupportedManagementMixin, BaseDeploymentClient):
         """Async iterator over the chunks of a streamed query (see :meth:`predict_stream`)."""
         body = {**(inputs or {}), "stream": True}
         response = await self._asend_predict(endpoint, body, stream=True)
-        try:
-            async for chunk in iter_sse_json(response):
-                yield chunk
-        except Exception as e:
-            if is_timeout(e):
-                raise predict_timeout_error(MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT.get()) from e
-            raise
-        finally:
-            await response.aclose()
+        async for chunk in predict_stream_chunks(response):
+            yield chunk
 
     def predict_stream(self, deployment_name=None, inputs=None, endpoint=None) -> Iterator[dict]:
         """

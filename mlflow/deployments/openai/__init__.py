@@ -19,7 +19,7 @@ from urllib.parse import quote
 from async_core import iter_sync, run_sync
 from mlflow.deployments._http import (
     is_timeout,
-    iter_sse_json,
+    predict_stream_chunks,
     predict_timeout_error,
     raise_for_stream_status,
 )
@@ -205,15 +205,8 @@ class OpenAIDeploymentClient(UnsupportedManagementMixin, BaseDeploymentClient):
     ) -> AsyncIterator[dict[str, Any]]:
         """Async iterator over the chunks of :meth:`predict_stream`."""
         response = await self._asend_query(endpoint, inputs, stream=True)
-        try:
-            async for chunk in iter_sse_json(response):
-                yield chunk
-        except MlflowException as e:
-            if is_timeout(e):
-                raise predict_timeout_error(MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT.get()) from e
-            raise
-        finally:
-            await response.aclose()
+        async for chunk in predict_stream_chunks(response):
+            yield chunk
 
     def predict_stream(
         self, deployment_name=None, inputs=None, endpoint=None
