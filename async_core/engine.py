@@ -82,6 +82,8 @@ class _Exchange(RetryOptionsBase):
         auth: Auth | None,
         admission: Admission | None,
         clock: Clock,
+        deadline: float | None,
+        made: int = 0,
     ) -> None:
         self.request = request
         self.policy = policy
@@ -89,11 +91,9 @@ class _Exchange(RetryOptionsBase):
         self.auth = auth
         self.admission = admission
         self.clock = clock
-        self.deadline = (
-            None if policy.total_timeout is None else clock.monotonic() + policy.total_timeout
-        )
+        self.deadline = deadline  # on clock.monotonic(), or None
         self.pending_wait = 0.0
-        self.made = 0  # attempts started
+        self.made = made  # attempts started
         self.offset = 0  # attempts made before aiohttp-retry took over (see `send`)
 
     async def _accept(self, response: Response) -> bool:
@@ -214,27 +214,39 @@ async def send(
     With ``raise_on_status``, a retryable status that survives every attempt raises
     ``RetriesExhausted``; otherwise that last response is returned.
     """
-    exchange = _Exchange(
-        request, policy, transport or _default_transport, auth, admission, clock
-    )
+    transport = transport or _default_transport
+    total = policy.total_timeout
+    deadline = None if total is None else clock.monotonic() + total
     # Most requests succeed at once. The first attempt runs here, classified by the same policy
     # aiohttp-retry consults, so the common path does not pay for the retry machinery (~10% of
-    # the CPU per request at 64 in flight); aiohttp-retry's loop runs every retry.
+    # the CPU per request at 64 in flight); aiohttp-retry's loop runs every retry. With nothing
+    # to sign and no slot to wait for, even the exchange is only made for a request that retries.
+    direct = auth is None and admission is None and (total is None or total > 0)
+    exchange = None if direct else _Exchange(
+        request, policy, transport, auth, admission, clock, deadline
+    )
     try:
-        response = await exchange.attempt()
+        if exchange is None:
+            response = await transport.send(request, total)
+        else:
+            response = await exchange.attempt()
     except RETRYABLE_EXCEPTIONS:
         if policy.max_retries == 0:
             raise
+        if exchange is None:
+            exchange = _Exchange(request, policy, transport, auth, admission, clock, deadline, 1)
         exchange.get_timeout(1)  # may raise DeadlineExceeded (chained to this error)
     else:
         if policy.max_retries == 0 or not policy.is_retryable_status(
             response.status, response.headers
         ):
-            return _final(response, policy, raise_on_status, exchange)
+            return _final(response, policy, raise_on_status, 1)
+        if exchange is None:
+            exchange = _Exchange(request, policy, transport, auth, admission, clock, deadline, 1)
         try:
             exchange.get_timeout(1, response)
         except _StopRetrying as stop:
-            return _final(stop.response, policy, raise_on_status, exchange)
+            return _final(stop.response, policy, raise_on_status, exchange.made)
     exchange.hand_over()
     params = RequestParams(
         method=request.method,
@@ -247,18 +259,16 @@ async def send(
         response = await _retry_client.requests([params], retry_options=exchange)
     except _StopRetrying as stop:
         response = stop.response
-    return _final(response, policy, raise_on_status, exchange)
+    return _final(response, policy, raise_on_status, exchange.made)
 
 
-def _final(
-    response: Response, policy: RetryPolicy, raise_on_status: bool, exchange: _Exchange
-) -> Response:
+def _final(response: Response, policy: RetryPolicy, raise_on_status: bool, made: int) -> Response:
     """The last response: returned, or with ``raise_on_status`` refused if still retryable."""
     if raise_on_status and policy.is_retryable_status(response.status, response.headers):
         response.release()
         raise RetriesExhausted(
             f"too many {response.status} error responses",
             status=response.status,
-            attempts=exchange.made,
+            attempts=made,
         )
     return response

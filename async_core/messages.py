@@ -66,7 +66,7 @@ class Response:
     """A response. Buffered (``content`` is bytes) unless the request streamed, in which case
     ``aiter_chunks()`` reads the body and ``release()`` must be called (``close()`` aborts)."""
 
-    __slots__ = ("status", "reason", "headers", "url", "method", "content", "_raw")
+    __slots__ = ("status", "reason", "headers", "_url", "method", "content", "_raw")
 
     def __init__(
         self,
@@ -75,17 +75,28 @@ class Response:
         content: bytes | None,
         *,
         reason: str | None = None,
-        url: str = "",
+        url: Any = "",
         method: str = "GET",
         raw: Any = None,
     ) -> None:
         self.status = status
         self.reason = reason
         self.headers = headers
-        self.url = url
+        self._url = url  # a str, or a URL object turned into one when first read
         self.method = method
         self.content = content
         self._raw = raw
+
+    @property
+    def url(self) -> str:
+        url = self._url
+        if url.__class__ is not str:
+            url = self._url = str(url)
+        return url
+
+    @url.setter
+    def url(self, value: Any) -> None:
+        self._url = value
 
     @property
     def is_stream(self) -> bool:

@@ -106,38 +106,50 @@ class AiohttpTransport:
         total_timeout: float | None,
         on_sent: Callable[[], None] | None = None,
     ) -> Response:
-        if on_sent is None:
-            session, trace_ctx = self._pool.get(), None
-        else:
-            session, trace_ctx = self._traced_pool.get(), {"on_sent": on_sent}
         timeout = _client_timeout(request.timeout, total_timeout)
+        proxy = request.proxy or env_proxy(request.url)
         try:
-            raw = await session.request(
-                request.method,
-                request.url,
-                headers=request.headers,
-                data=request.body,
-                ssl=request.ssl,
-                timeout=timeout,
-                allow_redirects=request.allow_redirects,
-                proxy=request.proxy or env_proxy(request.url),
-                skip_auto_headers=_NO_AUTO_CONTENT_TYPE if _needs_skip(request) else None,
-                trace_request_ctx=trace_ctx,
-            )
+            if on_sent is None and proxy is None and request.ssl is True and (
+                request.allow_redirects and not _needs_skip(request)
+            ):
+                # The usual request passes only what differs from aiohttp's defaults: every
+                # keyword is packed and bound twice on its way to ClientSession._request.
+                pending = self._pool.get().request(
+                    request.method,
+                    request.url,
+                    headers=request.headers,
+                    data=request.body,
+                    timeout=timeout,
+                )
+            else:
+                if on_sent is None:
+                    session, trace_ctx = self._pool.get(), None
+                else:
+                    session, trace_ctx = self._traced_pool.get(), {"on_sent": on_sent}
+                pending = session.request(
+                    request.method,
+                    request.url,
+                    headers=request.headers,
+                    data=request.body,
+                    ssl=request.ssl,
+                    timeout=timeout,
+                    allow_redirects=request.allow_redirects,
+                    proxy=proxy,
+                    skip_auto_headers=_NO_AUTO_CONTENT_TYPE if _needs_skip(request) else None,
+                    trace_request_ctx=trace_ctx,
+                )
+            raw = await pending
         except aiohttp.ClientSSLError as e:
             raise TLSError(str(e)) from e
-        content = None
-        if not request.stream:  # a stream keeps the connection until its body is read
-            try:
-                content = await raw.read()
-            finally:
-                raw.release()
+        if request.stream:  # a stream keeps the connection until its body is read
+            return Response(
+                raw.status, raw.headers, None, reason=raw.reason, url=raw.url,
+                method=request.method, raw=raw,
+            )
+        try:
+            content = await raw.read()
+        finally:
+            raw.release()
         return Response(
-            raw.status,
-            raw.headers,
-            content,
-            reason=raw.reason,
-            url=str(raw.url),
-            method=request.method,
-            raw=raw if request.stream else None,
+            raw.status, raw.headers, content, reason=raw.reason, url=raw.url, method=request.method
         )

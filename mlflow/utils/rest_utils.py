@@ -61,6 +61,7 @@ from mlflow.exceptions import (
     get_error_code,
 )
 from mlflow.tracking.request_header.registry import resolve_request_headers
+from mlflow.utils.json_body import dumps as json_body_bytes
 from mlflow.utils.request_utils import (
     _TRANSIENT_FAILURE_RESPONSE_CODES,
     augmented_raise_for_status,
@@ -289,16 +290,11 @@ def _cached_ssl_context(
     return context
 
 
-# json.dumps(..., allow_nan=False) builds a new encoder per call; requests' semantics, one encoder.
-_JSON_ENCODER = json.JSONEncoder(allow_nan=False)
-
-
 def _encode_body(kwargs: dict[str, Any], headers: dict[str, str]) -> bytes | None:
     """Serialize json/data/files to bytes once, as requests would, so retries and signers see
     the exact wire body."""
-    json_body = kwargs.get("json")
-    data = kwargs.get("data")
     files = kwargs.get("files")
+    data = kwargs.get("data")
     if files:
         body, content_type = requests.models.RequestEncodingMixin._encode_files(files, data or {})
         _default_content_type(headers, content_type)
@@ -317,17 +313,17 @@ def _encode_body(kwargs: dict[str, Any], headers: dict[str, str]) -> bytes | Non
             encoded = requests.models.RequestEncodingMixin._encode_params(data)
             return encoded.encode("utf-8") if isinstance(encoded, str) else encoded
         return bytes(data)
+    json_body = kwargs.get("json")
     if json_body is not None:
         _default_content_type(headers, "application/json")
-        return _JSON_ENCODER.encode(json_body).encode("utf-8")
+        return json_body_bytes(json_body)
     return None
 
 
 def _default_content_type(headers: dict[str, str], value: str) -> None:
     """Set Content-Type unless the caller set it, in any case (as requests does)."""
-    if "Content-Type" not in headers and not any(
-        name.lower() == "content-type" for name in headers
-    ):
+    # map() keeps the case-insensitive scan in C: this runs on every request with a body.
+    if "content-type" not in map(str.lower, headers):
         headers["Content-Type"] = value
 
 
@@ -339,12 +335,14 @@ def _with_params(url: str, params: Any) -> str:
     return prepared.url
 
 
-def _resolve_headers(host_creds, extra_headers) -> dict[str, str]:
+def _resolve_headers(host_creds, extra_headers, env: tuple) -> dict[str, str]:
     # extra_headers win, matched case-insensitively (requests would send only the last one).
     headers = resolve_request_headers(extra_headers)
-    traffic_id = MLFLOW_DATABRICKS_TRAFFIC_ID.get() or _MLFLOW_DATABRICKS_TRAFFIC_ID.get()
+    # MLFLOW_DATABRICKS_TRAFFIC_ID, else _MLFLOW_DATABRICKS_TRAFFIC_ID: the last two raw values
+    # of the snapshot (an empty value counts as unset, as MLflow's `or` does).
+    traffic_id = env[-2] or env[-1]
     if traffic_id:
-        headers[_TRAFFIC_ID_HEADER] = traffic_id
+        headers[_TRAFFIC_ID_HEADER] = os.fsdecode(traffic_id)
     if getattr(host_creds, "workspace_id", None):
         headers[_ORG_ID_HEADER] = str(host_creds.workspace_id)
     return headers
@@ -422,6 +420,9 @@ _http_env = EnvSnapshot(
     _MLFLOW_HTTP_REQUEST_MAX_RETRIES_LIMIT,
     _MLFLOW_HTTP_REQUEST_MAX_BACKOFF_FACTOR_LIMIT,
     MLFLOW_ALLOW_HTTP_REDIRECTS,
+    # Last, in this order: _resolve_headers reads them by position.
+    MLFLOW_DATABRICKS_TRAFFIC_ID,
+    _MLFLOW_DATABRICKS_TRAFFIC_ID,
 )
 
 
@@ -487,7 +488,7 @@ def _sdk_policy(max_retries, backoff_factor, backoff_jitter, retry_codes, retry_
 # ---------------------------------------------------------------------------------------------
 # The one implementation
 # ---------------------------------------------------------------------------------------------
-async def _asend(
+def _prepare(
     host_creds,
     endpoint,
     method,
@@ -501,8 +502,9 @@ async def _asend(
     respect_retry_after_header,
     retry_timeout_seconds,
     kwargs,
-    admission=None,
-):
+) -> tuple[Request, RetryPolicy, Any, Any, bool]:
+    """What to send and how: (request, retry policy, transport, per-attempt auth,
+    raise_on_status). Raises MLflow's errors for bad arguments before anything is sent."""
     if kwargs and not kwargs.keys() <= _SUPPORTED_KWARGS:
         unknown = sorted(kwargs.keys() - _SUPPORTED_KWARGS)
         raise TypeError(f"http_request() got unexpected keyword argument(s): {unknown}")
@@ -515,7 +517,8 @@ async def _asend(
         url = f"{str(host_creds.host).rstrip('/')}{endpoint}"
         raise InvalidUrlException(f"Invalid url: {_redact(url)}") from e
 
-    headers = _resolve_headers(host_creds, extra_headers)
+    env = _http_env()
+    headers = _resolve_headers(host_creds, extra_headers, env)
     if kwargs.get("headers"):
         headers.update(kwargs["headers"])
     if kwargs.get("cookies"):
@@ -543,16 +546,12 @@ async def _asend(
                         "json": kwargs.get("json"), "data": kwargs.get("data"),
                         "files": kwargs.get("files")},
         )
-        try:
-            return await send(request, policy, transport=transport, admission=admission)
-        except MlflowException:
-            raise
-        except Exception as e:
-            raise _mlflow_error(e, url, timeout) from e
+        # As in MLflow, an SDK error that outlives its retries is returned as a response.
+        return request, policy, transport, None, False
 
     policy, timeout, allow_redirects_default = _http_settings(
         max_retries, backoff_factor, backoff_jitter, retry_codes, timeout,
-        respect_retry_after_header, retry_timeout_seconds, _http_env(),
+        respect_retry_after_header, retry_timeout_seconds, env,
     )
     authorization = _authorization(host_creds)
     if authorization:
@@ -565,6 +564,7 @@ async def _asend(
         cert = kwargs.get("cert", host_creds.client_cert_path)
         ssl_option = _ssl_context(verify, tuple(cert) if isinstance(cert, list) else cert)
     allow_redirects = kwargs.get("allow_redirects")
+    proxies = kwargs.get("proxies")
     request = Request(
         method,
         url,
@@ -574,16 +574,9 @@ async def _asend(
         ssl=ssl_option,
         allow_redirects=allow_redirects_default if allow_redirects is None else allow_redirects,
         stream=bool(kwargs.get("stream")),
-        proxy=_proxy_for(url, kwargs.get("proxies")),
+        proxy=_proxy_for(url, proxies) if proxies else None,
     )
-    try:
-        return await send(
-            request, policy, auth=auth, admission=admission, raise_on_status=raise_on_status
-        )
-    except MlflowException:
-        raise
-    except Exception as e:
-        raise _mlflow_error(e, url, timeout) from e
+    return request, policy, None, auth, raise_on_status
 
 
 def _mlflow_error(error: Exception, url: str, timeout) -> MlflowException:
@@ -642,14 +635,18 @@ def http_request(
     ``await ahttp_request(...)`` (same parameters) instead.
     """
     admission = kwargs.pop("_admission", None) or current_admission()
-    core = run_sync(
-        _asend(
+    response = run_sync(
+        ahttp_request(
             host_creds, endpoint, method, max_retries, backoff_factor, backoff_jitter,
             extra_headers, retry_codes, timeout, raise_on_status, respect_retry_after_header,
-            retry_timeout_seconds, kwargs, admission,
+            retry_timeout_seconds, _admission=admission, **kwargs,
         )
     )
-    return _blocking_stream_response(core) if core.is_stream else _EngineResponse(core)
+    core = response._core
+    if core.is_stream:
+        return _blocking_stream_response(core)
+    # A transport may buffer even a streamed request (the Databricks SDK path).
+    return _EngineResponse(core) if isinstance(response, AsyncStreamResponse) else response
 
 
 async def ahttp_request(
@@ -673,11 +670,22 @@ async def ahttp_request(
     :class:`AsyncStreamResponse` whose body is read with ``aiter_lines()``/``aiter_bytes()``.
     """
     admission = kwargs.pop("_admission", None) or current_admission()
-    core = await _asend(
+    request, policy, transport, auth, raise_on_status = _prepare(
         host_creds, endpoint, method, max_retries, backoff_factor, backoff_jitter,
         extra_headers, retry_codes, timeout, raise_on_status, respect_retry_after_header,
-        retry_timeout_seconds, kwargs, admission,
+        retry_timeout_seconds, kwargs,
     )
+    # The one await between the caller and the engine: each coroutine layer costs time on
+    # every resumption of the request, and this path runs thousands of times a second.
+    try:
+        core = await send(
+            request, policy, transport=transport, auth=auth, admission=admission,
+            raise_on_status=raise_on_status,
+        )
+    except MlflowException:
+        raise
+    except Exception as e:
+        raise _mlflow_error(e, request.url, request.timeout) from e
     # A transport may buffer even a streamed request (the Databricks SDK path): the async stream
     # API still applies, it just reads from memory.
     return AsyncStreamResponse(core) if kwargs.get("stream") else _EngineResponse(core)
@@ -689,32 +697,45 @@ async def ahttp_request(
 class _EngineResponse(requests.Response):
     """A ``requests.Response`` filled from an engine response.
 
-    The cookie jar and the case-insensitive header dict are built on first use: most callers
-    read only the status and the body, and building both eagerly costs more than the rest of
-    the conversion.
+    The cookie jar, the case-insensitive header dict and the history list are built on first
+    use, and attributes that keep requests' defaults live on the class: most callers read only
+    the status and the body, and setting everything eagerly cost more than the rest of the
+    conversion.
     """
 
+    _headers = None
+    _cookies = None
+    _history = None
+    _url = None
+    _next = None
+    raw = None
+    request = None
+    elapsed = datetime.timedelta(0)
+
     def __init__(self, core) -> None:  # requests.Response.__init__ is skipped on purpose
-        self._core_headers = core.headers
-        self._headers = None
-        self._cookies = None
-        self._content = core.content if core.content is not None else False
-        self._content_consumed = core.content is not None
-        self._next = None
+        content = core.content
+        self._core = core
+        self._content = False if content is None else content
+        self._content_consumed = content is not None
         self.status_code = core.status
-        self.raw = None
-        self.url = core.url
+        self.reason = core.reason
         content_type = core.headers.get("Content-Type")
         self.encoding = _encoding_of(content_type) if content_type else None
-        self.history = []
-        self.reason = core.reason
-        self.elapsed = _NO_ELAPSED
-        self.request = None
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            self._url = self._core.url
+        return self._url
+
+    @url.setter
+    def url(self, value) -> None:
+        self._url = value
 
     @property
     def headers(self) -> CaseInsensitiveDict:
         if self._headers is None:
-            self._headers = CaseInsensitiveDict(self._core_headers)
+            self._headers = CaseInsensitiveDict(self._core.headers)
         return self._headers
 
     @headers.setter
@@ -731,8 +752,15 @@ class _EngineResponse(requests.Response):
     def cookies(self, value) -> None:
         self._cookies = value
 
+    @property
+    def history(self) -> list:
+        if self._history is None:
+            self._history = []
+        return self._history
 
-_NO_ELAPSED = datetime.timedelta(0)
+    @history.setter
+    def history(self, value) -> None:
+        self._history = value
 
 
 @lru_cache(maxsize=64)
@@ -742,10 +770,6 @@ def _encoding_of(content_type: str) -> str | None:
 
 class AsyncStreamResponse(_EngineResponse):
     """A ``requests.Response`` whose body is still on the wire, read asynchronously."""
-
-    def __init__(self, core) -> None:
-        super().__init__(core)
-        self._core = core
 
     async def aiter_bytes(self, chunk_size: int = 65536) -> AsyncIterator[bytes]:
         try:
