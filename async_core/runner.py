@@ -43,17 +43,19 @@ class _Call:
             self.error = asyncio.CancelledError()
             self.done.release()
             return
-        self.task = loop.create_task(self.coro)
-        self.task.add_done_callback(self._finish)
+        self.task = loop.create_task(self._run())
 
-    def _finish(self, task: asyncio.Task) -> None:
-        if task.cancelled():
+    async def _run(self) -> None:
+        # The caller is released from inside the task's last step, not from a done callback,
+        # which would cost the loop one more turn before the caller could even be woken.
+        try:
+            self.result = await self.coro
+        except asyncio.CancelledError:
             self.error = asyncio.CancelledError()
-        else:
-            self.error = task.exception()
-            if self.error is None:
-                self.result = task.result()
-        self.done.release()
+        except BaseException as e:  # KeyboardInterrupt too: the caller gets it, not the loop
+            self.error = e
+        finally:
+            self.done.release()
 
     def cancel(self) -> None:
         self.cancelled = True

@@ -3,115 +3,167 @@
 
     python -m benchmarks.bench_http [--quick]     # sections a and b of benchmarks.run
 
-Each function runs one bounded loop (a request count and a time cap), after a short warm-up that
-opens the connections, and returns a :class:`~benchmarks.common.Run`.
+Every client stays alive for a whole round (its loop, its session, its connections) and the
+clients take turns in short batches, in a rotating order. On a shared 2-core VM the speed of the
+machine drifts by tens of percent within seconds; batches of a few hundred milliseconds let
+every client see the same drift, where one long run per client would not.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 
 import aiohttp
 import requests
 
-from benchmarks.common import PAYLOAD, Run, in_flight, sequential
+from benchmarks.common import PAYLOAD, Run, in_flight
 from mlflow.utils.rest_utils import MlflowHostCreds, ahttp_request, http_request
 
 PATH = "/v1/chat/completions"
+#: Requests per turn: sequential batches take ~20-40 ms, in-flight ones ~100 ms.
+SEQUENTIAL_BATCH = 100
+IN_FLIGHT_BATCH = 500
 
 
-def _warmup(n: int, concurrency: int = 1) -> int:
-    return max(concurrency, min(n // 10, 200), 20)
+class _LoopClient:
+    """An async client on a loop of its own, kept across batches (as an app would keep it)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.loop = asyncio.new_event_loop()
+        self.call: Callable | None = None
+        self.loop.run_until_complete(self._open())
+
+    async def _open(self) -> None:
+        """Set ``self.call`` to the coroutine function that makes one request."""
+        raise NotImplementedError
+
+    async def _close(self) -> None:
+        return None
+
+    def batch(self, n: int, concurrency: int, cap: float) -> Run:
+        return self.loop.run_until_complete(in_flight(self.call, n, concurrency, cap))
+
+    def close(self) -> None:
+        try:
+            self.loop.run_until_complete(self._close())
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+        finally:
+            self.loop.close()
 
 
-# --- (a) sequential -------------------------------------------------------------------------------
-def seq_bare(url: str, n: int, cap: float) -> Run:
-    async def go() -> Run:
-        async with aiohttp.ClientSession() as session:
+class _Bare(_LoopClient):
+    async def _open(self) -> None:
+        self.session = aiohttp.ClientSession()
+        url = self.url + PATH
 
-            async def call() -> None:
-                async with session.post(url + PATH, json=PAYLOAD) as r:
-                    await r.read()
+        async def call() -> None:
+            async with self.session.post(url, json=PAYLOAD) as r:
+                await r.read()
 
-            await in_flight(call, _warmup(n), 1, cap)
-            return await in_flight(call, n, 1, cap)
+        self.call = call
 
-    return asyncio.run(go())
+    async def _close(self) -> None:
+        await self.session.close()
 
 
-def seq_twin(url: str, n: int, cap: float) -> Run:
-    creds = MlflowHostCreds(url)
+class _Twin(_LoopClient):
+    async def _open(self) -> None:
+        creds = MlflowHostCreds(self.url)
 
-    async def go() -> Run:
         async def call() -> None:
             await ahttp_request(creds, PATH, "POST", json=PAYLOAD)
 
-        await in_flight(call, _warmup(n), 1, cap)
-        return await in_flight(call, n, 1, cap)
-
-    return asyncio.run(go())
+        self.call = call
 
 
-def seq_blocking(url: str, n: int, cap: float) -> Run:
-    creds = MlflowHostCreds(url)
+class _Blocking:
+    def __init__(self, url: str) -> None:
+        creds = MlflowHostCreds(url)
+        self.call = lambda: http_request(creds, PATH, "POST", json=PAYLOAD)
 
-    def call() -> None:
-        http_request(creds, PATH, "POST", json=PAYLOAD)
+    def batch(self, n: int, concurrency: int, cap: float) -> Run:
+        call, deadline = self.call, time.perf_counter() + cap
+        done = 0
+        start = time.perf_counter()
+        while done < n and time.perf_counter() < deadline:
+            call()
+            done += 1
+        return Run(done, time.perf_counter() - start)
 
-    sequential(call, _warmup(n), cap)
-    return sequential(call, n, cap)
-
-
-def seq_requests(url: str, n: int, cap: float) -> Run:
-    with requests.Session() as session:
-
-        def call() -> None:
-            session.post(url + PATH, json=PAYLOAD).content  # noqa: B018 - read the body
-
-        sequential(call, _warmup(n), cap)
-        return sequential(call, n, cap)
+    def close(self) -> None:
+        return None
 
 
-SEQUENTIAL = {
-    "bare aiohttp": seq_bare,
-    "async twin (ahttp_request)": seq_twin,
-    "blocking http_request": seq_blocking,
-    "requests.Session": seq_requests,
+class _Requests(_Blocking):
+    def __init__(self, url: str) -> None:
+        self.session = requests.Session()
+        self.call = lambda: self.session.post(url + PATH, json=PAYLOAD).content
+
+    def close(self) -> None:
+        self.session.close()
+
+
+SEQUENTIAL: dict[str, Callable[[str], object]] = {
+    "bare aiohttp": _Bare,
+    "async twin (ahttp_request)": _Twin,
+    "blocking http_request": _Blocking,
+    "requests.Session": _Requests,
+}
+IN_FLIGHT: dict[str, Callable[[str], object]] = {
+    "bare aiohttp": _Bare,
+    "async twin (ahttp_request)": _Twin,
 }
 
 
-# --- (b) requests in flight -----------------------------------------------------------------------
-def rps_bare(url: str, n: int, concurrency: int, cap: float) -> Run:
-    async def go() -> Run:
-        async with aiohttp.ClientSession() as session:
+def interleaved(
+    makers: dict[str, Callable[[str], object]],
+    url: str,
+    n: int,
+    concurrency: int,
+    batch: int,
+    cap: float,
+    first: int = 0,
+) -> dict[str, Run]:
+    """``n`` requests per client in turns of ``batch`` (rotating who goes first), after a
+    warm-up that opens the connections. Stops early when a client has used ``cap`` seconds."""
+    clients = {name: make(url) for name, make in makers.items()}
+    try:
+        warmup = max(concurrency, min(n // 10, 200), 20)
+        for client in clients.values():
+            client.batch(warmup, concurrency, cap)
+        totals = {name: Run(0, 0.0) for name in clients}
+        names = list(clients)
+        turn = first
+        while any(t.count < n and t.seconds < cap for t in totals.values()):
+            k = turn % len(names)
+            for name in names[k:] + names[:k]:
+                total = totals[name]
+                if total.count >= n or total.seconds >= cap:
+                    continue
+                run = clients[name].batch(min(batch, n - total.count), concurrency, cap)
+                total.count += run.count
+                total.seconds += run.seconds
+            turn += 1
+        return totals
+    finally:
+        for client in clients.values():
+            client.close()
 
-            async def call() -> None:
-                async with session.post(url + PATH, json=PAYLOAD) as r:
-                    await r.read()
 
-            await in_flight(call, _warmup(n, concurrency), concurrency, cap)
-            return await in_flight(call, n, concurrency, cap)
-
-    return asyncio.run(go())
+def sequential_round(url: str, n: int, cap: float, first: int = 0) -> dict[str, Run]:
+    """Section (a), one round: every client, one request at a time."""
+    return interleaved(SEQUENTIAL, url, n, 1, SEQUENTIAL_BATCH, cap, first)
 
 
-def rps_twin(url: str, n: int, concurrency: int, cap: float) -> Run:
-    creds = MlflowHostCreds(url)
-
-    async def go() -> Run:
-        async def call() -> None:
-            await ahttp_request(creds, PATH, "POST", json=PAYLOAD)
-
-        await in_flight(call, _warmup(n, concurrency), concurrency, cap)
-        return await in_flight(call, n, concurrency, cap)
-
-    return asyncio.run(go())
-
-
-IN_FLIGHT = {
-    "bare aiohttp": rps_bare,
-    "async twin (ahttp_request)": rps_twin,
-}
+def in_flight_round(
+    url: str, n: int, concurrency: int, cap: float, first: int = 0
+) -> dict[str, Run]:
+    """Section (b), one round at one level: ``concurrency`` requests in flight per client."""
+    batch = max(IN_FLIGHT_BATCH, concurrency * 8)
+    return interleaved(IN_FLIGHT, url, n, concurrency, batch, cap, first)
 
 
 if __name__ == "__main__":

@@ -124,9 +124,9 @@ def section_sequential(args, peer: Path | None) -> dict[str, Any]:
     peer_samples = Samples("us/request", higher_is_better=False)
     with upstream() as url:
         for r in range(args.rounds):
-            for name in rotated(list(bench_http.SEQUENTIAL), r):
-                gc.collect()
-                samples[name].add(bench_http.SEQUENTIAL[name](url, n, cap).us_per_call)
+            gc.collect()
+            for name, run in bench_http.sequential_round(url, n, cap, first=r).items():
+                samples[name].add(run.us_per_call)
             if peer is not None:
                 job = {"url": url, "requests": max(n // 2, 1), "time_cap": cap}
                 out = run_peer(peer, job, cap * 4 + 60)
@@ -160,9 +160,9 @@ def section_in_flight(args, peer: Path | None) -> dict[str, Any]:
     with upstream() as url:
         for r in range(args.rounds):
             for c in levels:
-                for name in rotated(list(bench_http.IN_FLIGHT), r):
-                    gc.collect()
-                    samples[name][c].add(bench_http.IN_FLIGHT[name](url, n, c, cap).per_second)
+                gc.collect()
+                for name, run in bench_http.in_flight_round(url, n, c, cap, first=r).items():
+                    samples[name][c].add(run.per_second)
             if peer is not None and peer_samples:
                 # A quarter of the count: at MLflow's rate that is still seconds per level.
                 job = {"url": url, "requests": max(n // 4, 1), "concurrency": list(peer_samples),

@@ -13,6 +13,7 @@ T = TypeVar("T")
 # and a KeyError per miss (~1 us each); on POSIX the environ's own bytes dict answers in ~50 ns and
 # is kept in sync by os.environ's setters, so it is always current.
 _ENV_BYTES = getattr(os.environ, "_data", None) if os.name == "posix" else None
+_ENV_KEYS = _ENV_BYTES.keys() if _ENV_BYTES is not None else None  # a live view
 
 
 def _getenv(name: str, encoded: bytes) -> str | None:
@@ -29,15 +30,18 @@ class EnvSnapshot:
     """The raw values of some variables right now, in one C-level pass: a cache key for
     settings derived from them, so they are re-validated only when one of them changes."""
 
-    __slots__ = ("_names", "_keys")
+    __slots__ = ("_names", "_keys", "_unset")
 
     def __init__(self, *variables: _EnvironmentVariable) -> None:
         self._names = tuple(v.name for v in variables)
         self._keys = tuple(v._key for v in variables)
+        self._unset = (None,) * len(variables)
 
     def __call__(self) -> tuple:
         if _ENV_BYTES is None:
             return tuple(map(os.environ.get, self._names))
+        if _ENV_KEYS.isdisjoint(self._keys):  # the usual case, none of them set: one C call
+            return self._unset
         return tuple(map(_ENV_BYTES.get, self._keys))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 import warnings
 
 import pytest
@@ -182,6 +183,24 @@ def test_values_are_parsed_and_follow_the_environment(monkeypatch):
     assert env_vars.MLFLOW_HTTP_REQUEST_BACKOFF_JITTER.get() == 0.25
     monkeypatch.delenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES")
     assert env_vars.MLFLOW_HTTP_REQUEST_MAX_RETRIES.get() == 7
+
+
+def test_a_snapshot_follows_every_change_of_its_variables(monkeypatch):
+    # The settings cache of http_request is keyed on this snapshot: a stale one would keep
+    # an old retry policy or traffic id after the user changed the environment.
+    a, b = env_vars.MLFLOW_DATABRICKS_TRAFFIC_ID, env_vars.MLFLOW_HTTP_REQUEST_TIMEOUT
+    for variable in (a, b):
+        monkeypatch.delenv(variable.name, raising=False)
+    snapshot = env_vars.EnvSnapshot(a, b)
+    assert snapshot() == (None, None)
+    monkeypatch.setenv(b.name, "9")
+    assert [v and os.fsdecode(v) for v in snapshot()] == [None, "9"]
+    monkeypatch.setenv(a.name, "t-1")
+    assert [v and os.fsdecode(v) for v in snapshot()] == ["t-1", "9"]
+    monkeypatch.delenv(b.name)
+    assert [v and os.fsdecode(v) for v in snapshot()] == ["t-1", None]
+    monkeypatch.delenv(a.name)
+    assert snapshot() == (None, None)
 
 
 def test_str_names_the_variable_and_its_default():

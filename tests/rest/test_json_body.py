@@ -21,7 +21,7 @@ class _StrSubclass(str):
 _PAYLOADS = [
     {"messages": [{"role": "user", "content": "hello"}], "temperature": 0.0},
     {"unicode": "h\u00e9llo \u2603 \U0001f600", "quote": 'say "hi"\n\t\\', "ctrl": "\x00\x1f"},
-    {1: "int key", 2.5: "float key", True: "bool key", None: "none key"},
+    {1: "int key", 2.5: "float key", False: "bool key", None: "none key"},
     {"big": 2**70, "neg": -3, "float": 1e-300, "exp": 1.5e300, "third": 1 / 3},
     [None, True, False, [], {}, (), [[[[1]]]]],
     ("a", "tuple", 1),
