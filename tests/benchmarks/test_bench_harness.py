@@ -132,3 +132,37 @@ def test_echo_server_fails_each_request_once() -> None:
         assert [first.status_code, second.status_code, other.status_code, plain.status_code] == [
             503, 200, 503, 200]
         assert upstream_stats(url) == {"attempts": 4, "failed": 2}
+
+
+@pytest.mark.timeout(120)
+def test_clients_take_turns_and_each_sends_its_count() -> None:
+    from benchmarks import bench_http
+
+    order: list[str] = []
+
+    def tracked(name: str, make):
+        def build(url: str):
+            client = make(url)
+            batch = client.batch
+
+            def counted(n: int, concurrency: int, cap: float):
+                order.append(name)
+                return batch(n, concurrency, cap)
+
+            client.batch = counted
+            return client
+
+        return build
+
+    makers = {
+        "bare": tracked("bare", bench_http.SEQUENTIAL["bare aiohttp"]),
+        "blocking": tracked("blocking", bench_http.SEQUENTIAL["blocking http_request"]),
+    }
+    with upstream() as url:
+        runs = bench_http.interleaved(makers, url, 120, 1, 50, 60.0, first=1)
+        warmups = 20  # max(concurrency, min(n // 10, 200), 20) per client
+        assert upstream_stats(url)["attempts"] == 2 * (120 + warmups)
+    assert {name: run.count for name, run in runs.items()} == {"bare": 120, "blocking": 120}
+    assert all(run.seconds > 0 for run in runs.values())
+    # Warm-ups, then turns of 50, 50, 20, each turn led by the next client in rotation.
+    assert order == ["bare", "blocking", "blocking", "bare", "bare", "blocking", "blocking", "bare"]
