@@ -675,8 +675,7 @@ async def ahttp_request(
         extra_headers, retry_codes, timeout, raise_on_status, respect_retry_after_header,
         retry_timeout_seconds, kwargs,
     )
-    # The one await between the caller and the engine: each coroutine layer costs time on
-    # every resumption of the request, and this path runs thousands of times a second.
+    # The one implementation: http_request runs this same coroutine on the background loop.
     try:
         core = await send(
             request, policy, transport=transport, auth=auth, admission=admission,
