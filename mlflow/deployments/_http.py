@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 import requests
@@ -92,6 +92,22 @@ def is_timeout(exc: BaseException) -> bool:
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return False
+
+
+async def checked_prediction(pending: Awaitable, timeout: int | None, stream: bool):
+    """Await one prediction request sent with ``raise_on_status=False``: a timeout becomes
+    MLflow's predict-timeout error, and an error status raises with the server's message."""
+    try:
+        response = await pending
+    except MlflowException as e:
+        if is_timeout(e):
+            raise predict_timeout_error(timeout) from e
+        raise
+    if stream:
+        await raise_for_stream_status(response)
+    else:
+        augmented_raise_for_status(response)
+    return response
 
 
 async def read_body(response) -> bytes:

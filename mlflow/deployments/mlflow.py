@@ -10,11 +10,9 @@ from async_core import iter_sync, run_sync
 from mlflow.deployments import _limits
 from mlflow.deployments._http import (
     acall,
+    checked_prediction,
     default_host_creds,
-    is_timeout,
     predict_stream_chunks,
-    predict_timeout_error,
-    raise_for_stream_status,
 )
 from mlflow.deployments._unsupported import UnsupportedManagementMixin
 from mlflow.deployments.base import BaseDeploymentClient
@@ -175,8 +173,8 @@ class MlflowDeploymentClient(UnsupportedManagementMixin, BaseDeploymentClient):
         route = _query_route(endpoint)
         admission = await self._apredict_admission(endpoint)
         timeout = MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT.get()
-        try:
-            response = await ahttp_request(
+        return await checked_prediction(
+            ahttp_request(
                 host_creds=default_host_creds(self.target_uri),
                 endpoint=route,
                 method="POST",
@@ -186,16 +184,10 @@ class MlflowDeploymentClient(UnsupportedManagementMixin, BaseDeploymentClient):
                 json=body,
                 stream=stream,
                 _admission=admission,
-            )
-        except MlflowException as e:
-            if is_timeout(e):
-                raise predict_timeout_error(timeout) from e
-            raise
-        if stream:
-            await raise_for_stream_status(response)
-        else:
-            augmented_raise_for_status(response)
-        return response
+            ),
+            timeout,
+            stream,
+        )
 
     # --- endpoints -----------------------------------------------------------------------------
     def _to_endpoint(self, payload: dict[str, Any]) -> Endpoint:

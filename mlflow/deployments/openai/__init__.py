@@ -18,10 +18,8 @@ from urllib.parse import quote
 
 from async_core import iter_sync, run_sync
 from mlflow.deployments._http import (
-    is_timeout,
+    checked_prediction,
     predict_stream_chunks,
-    predict_timeout_error,
-    raise_for_stream_status,
 )
 from mlflow.deployments._unsupported import UnsupportedManagementMixin
 from mlflow.deployments.base import BaseDeploymentClient
@@ -156,8 +154,8 @@ class OpenAIDeploymentClient(UnsupportedManagementMixin, BaseDeploymentClient):
             body["stream"] = True
         host_creds, headers = _host_and_headers(key, config)
         timeout = MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT.get()
-        try:
-            response = await ahttp_request(
+        return await checked_prediction(
+            ahttp_request(
                 host_creds=host_creds,
                 endpoint=route,
                 method="POST",
@@ -169,16 +167,10 @@ class OpenAIDeploymentClient(UnsupportedManagementMixin, BaseDeploymentClient):
                 params=params,
                 stream=stream,
                 _admission=await self._apredict_admission(endpoint),
-            )
-        except MlflowException as e:
-            if is_timeout(e):
-                raise predict_timeout_error(timeout) from e
-            raise
-        if stream:
-            await raise_for_stream_status(response)
-        else:
-            augmented_raise_for_status(response)
-        return response
+            ),
+            timeout,
+            stream,
+        )
 
     async def apredict(self, deployment_name=None, inputs=None, endpoint=None):
         """Awaitable :meth:`predict`."""
