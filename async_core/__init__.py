@@ -3,15 +3,21 @@ aiohttp-retry with Retry-After and a total deadline, a process-wide sliding-wind
 (throttle.py says why it is not aiolimiter's leaky bucket), and a background loop runner for
 blocking callers. It knows nothing about MLflow."""
 
+from async_core.client import AsyncClient, Hooks, RetryEvent
 from async_core.clock import SYSTEM_CLOCK, Clock
 from async_core.engine import Admission, Auth, Slot, send
 from async_core.errors import (
     BlockingCallInRunnerThread,
+    ConnectError,
     CoreError,
     DeadlineExceeded,
+    ProtocolError,
+    ReadError,
     RetriesExhausted,
     RetryAfterBeyondDeadline,
     TLSError,
+    TransportError,
+    TransportTimeout,
 )
 from async_core.messages import Request, Response
 from async_core.policy import RetryPolicy, parse_retry_after
@@ -20,6 +26,14 @@ from async_core.sessions import SessionPool, get_session_pool, set_session_facto
 from async_core.transport import RETRYABLE_EXCEPTIONS, AiohttpTransport, Transport
 
 __all__ = [
+    "AsyncClient",
+    "ConnectError",
+    "Hooks",
+    "ProtocolError",
+    "ReadError",
+    "RetryEvent",
+    "TransportError",
+    "TransportTimeout",
     "SYSTEM_CLOCK",
     "Admission",
     "AiohttpTransport",

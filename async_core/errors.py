@@ -36,7 +36,38 @@ class RetriesExhausted(CoreError):
         self.attempts = attempts
 
 
-class TLSError(CoreError):
+class TransportError(CoreError):
+    """One attempt failed below HTTP. Carries only fields the engine chose: never a header, a body
+    or a library object's repr (those carry credentials)."""
+
+    def __init__(
+        self, message: str, *, method: str = "", url: str = "", attempts: int = 0,
+        cause: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.method = method
+        self.url = url  # redacted
+        self.attempts = attempts
+        self.cause = cause  # the underlying error's class name
+
+
+class ConnectError(TransportError):
+    """The connection could not be opened (refused, DNS, unreachable)."""
+
+
+class ReadError(TransportError):
+    """The connection broke while sending or reading (reset, truncated body)."""
+
+
+class TransportTimeout(TransportError):
+    """Connecting or reading took longer than the per-attempt timeout."""
+
+
+class ProtocolError(TransportError):
+    """The peer spoke malformed HTTP (bad status line, oversized headers, redirect loop)."""
+
+
+class TLSError(TransportError):
     """A TLS handshake or certificate failure. Deterministic, so it is never retried."""
 
 

@@ -21,12 +21,14 @@ SessionFactory = Callable[[], aiohttp.ClientSession]
 _CLOSE_GRACE = 0.01
 
 
-def default_session_factory(trace_configs: list | None = None) -> aiohttp.ClientSession:
+def default_session_factory(
+    trace_configs: list | None = None, auto_decompress: bool = True
+) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(limit=100, limit_per_host=0)
     # trust_env stays off: aiohttp would then make two thread hops per request (netrc, proxy
     # lookup). The transport resolves environment proxies itself, once per host.
     return aiohttp.ClientSession(
-        connector=connector, trust_env=False, auto_decompress=True, trace_configs=trace_configs
+        connector=connector, trust_env=False, auto_decompress=auto_decompress, trace_configs=trace_configs
     )
 
 

@@ -82,12 +82,12 @@ async def _headers_sent(session: Any, ctx: Any, params: Any) -> None:
     ctx.trace_request_ctx["on_sent"]()
 
 
-def _traced_session_factory() -> aiohttp.ClientSession:
+def _traced_session_factory(auto_decompress: bool = True) -> aiohttp.ClientSession:
     # Trace signals cost a few microseconds on every request, so only requests that need to know
     # when they went out (throttled ones) use sessions that carry them.
     trace = aiohttp.TraceConfig()
     trace.on_request_headers_sent.append(_headers_sent)
-    return default_session_factory(trace_configs=[trace])
+    return default_session_factory(trace_configs=[trace], auto_decompress=auto_decompress)
 
 
 _traced_pool = SessionPool(_traced_session_factory)
@@ -99,6 +99,23 @@ class AiohttpTransport:
     def __init__(self, pool: SessionPool | None = None, traced_pool: SessionPool | None = None):
         self._pool = pool or get_session_pool()
         self._traced_pool = traced_pool or _traced_pool
+
+    @classmethod
+    def owned(cls, *, decompress: bool = True) -> AiohttpTransport:
+        """A transport with pools of its own (for an ``AsyncClient``), closed by ``aclose``."""
+
+        def plain() -> aiohttp.ClientSession:
+            return default_session_factory(auto_decompress=decompress)
+
+        def traced() -> aiohttp.ClientSession:
+            return _traced_session_factory(auto_decompress=decompress)
+
+        return cls(SessionPool(plain), SessionPool(traced))
+
+    async def aclose(self) -> None:
+        """Close this transport's sessions on the running loop."""
+        await self._pool.aclose()
+        await self._traced_pool.aclose()
 
     async def send(
         self,

@@ -1,0 +1,2 @@
+"""The AI gateway server (``mlflow gateway start``): aiohttp.web in front of providers, with every
+upstream call made through ``async_core.AsyncClient``."""
