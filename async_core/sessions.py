@@ -28,7 +28,10 @@ def default_session_factory(
     # trust_env stays off: aiohttp would then make two thread hops per request (netrc, proxy
     # lookup). The transport resolves environment proxies itself, once per host.
     return aiohttp.ClientSession(
-        connector=connector, trust_env=False, auto_decompress=auto_decompress, trace_configs=trace_configs
+        connector=connector,
+        trust_env=False,
+        auto_decompress=auto_decompress,
+        trace_configs=trace_configs,
     )
 
 
