@@ -74,6 +74,7 @@ class BaseProvider:
         policy: RetryPolicy | None = None,
         *,
         attempt_timeout: float | None = DEFAULT_ATTEMPT_TIMEOUT,
+        api_base: str | None = None,
     ) -> None:
         self.config = config  # an EndpointConfig
         self.client = client
@@ -83,9 +84,22 @@ class BaseProvider:
         #: MLflow's ``provider`` field of chat responses: the configured provider's value.
         self.provider_name = str(getattr(provider, "value", provider))
         self.model_name: str = config.model.name or ""
+        #: Where to send: ``api_base`` if given, else the config's base field, else the
+        #: provider's documented default (see ``_base_url``).
+        self._api_base_override = api_base
         self._secrets = tuple(
             sorted(set(_secret_values(config.model.config)), key=len, reverse=True)
         )
+
+    #: The config field holding a base URL (when the config has one) and the documented default.
+    API_BASE_FIELD: str | None = None
+    DEFAULT_API_BASE: str = ""
+
+    def _base_url(self) -> str:
+        if self._api_base_override:
+            return self._api_base_override.rstrip("/")
+        configured = getattr(self.config.model.config, self.API_BASE_FIELD or "", None)
+        return (configured or self.DEFAULT_API_BASE).rstrip("/")
 
     @classmethod
     def config_error(cls, config: Any) -> str | None:

@@ -33,8 +33,10 @@ class OpenAICompatibleProvider(BaseProvider):
         self._headers = self._auth_headers()
 
     # Subclasses change where and how to authenticate.
+    API_BASE_FIELD = "api_base"
+
     def _api_base(self) -> str:
-        return self.config.model.config.api_base
+        return self._base_url()
 
     def _api_query(self) -> str:
         return ""
@@ -94,9 +96,12 @@ class OpenAIProvider(OpenAICompatibleProvider):
             self.NAME = "Azure OpenAI"
         super().__init__(config, client, policy, **kwargs)
 
+    API_BASE_FIELD = "openai_api_base"
+    DEFAULT_API_BASE = "https://api.openai.com/v1"
+
     def _api_base(self) -> str:
         cfg = self.config.model.config
-        base = (cfg.openai_api_base or "https://api.openai.com/v1").rstrip("/")
+        base = self._base_url()
         if self._azure:
             return f"{base}/openai/deployments/{quote(cfg.openai_deployment_name, safe='')}"
         return base
