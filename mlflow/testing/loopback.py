@@ -53,6 +53,7 @@ class RecordedRequest:
     headers: dict[str, str]  # lower-cased names
     body: bytes
     timestamp: float  # time.monotonic() on arrival
+    raw_path: str = ""  # the path as sent, percent-encoding kept (signatures cover it)
 
     def json(self) -> JSON:
         return json.loads(self.body) if self.body else None
@@ -150,6 +151,7 @@ class LoopbackServer:
                 headers={k.lower(): v for k, v in request.headers.items()},
                 body=body,
                 timestamp=time.monotonic(),
+                raw_path=request.raw_path.split("?", 1)[0],
             )
             with self._lock:
                 self.requests.append(recorded)
