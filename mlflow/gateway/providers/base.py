@@ -273,8 +273,9 @@ class BaseProvider:
                     parsed = json.loads(data)
                 except ValueError:
                     continue  # MLflow skips what is not JSON
-                if event.event == "error" or (
-                    isinstance(parsed, dict) and isinstance(parsed.get("error"), dict)
+                error = parsed.get("error") if isinstance(parsed, dict) else None
+                if event.event == "error" or isinstance(error, dict) or (
+                    isinstance(error, str) and error
                 ):
                     raise self._stream_error(parsed)
                 yield event.event, parsed
