@@ -170,9 +170,8 @@ class EventStreamDecoder:
         elif name == "id":
             if "\0" not in value:
                 self._last_id = value
-        elif name == "retry":
-            if value and value.isascii() and value.isdigit():
-                self._retry = self.reconnection_time = int(value)
+        elif name == "retry" and value.isascii() and value.isdigit():
+            self._retry = self.reconnection_time = int(value)
         return None
 
     def _dispatch(self) -> Event | None:

@@ -100,10 +100,10 @@ def _streams(draw):
         lines.append("")
     endings = draw(st.lists(st.sampled_from(["\n", "\r\n", "\r"]), min_size=len(lines),
                             max_size=len(lines)))
-    stream = "".join(line + end for line, end in zip(lines, endings)).encode()
+    stream = "".join(line + end for line, end in zip(lines, endings, strict=True)).encode()
     cuts = sorted(draw(st.lists(st.integers(0, len(stream)), max_size=8)))
     bounds = [0, *cuts, len(stream)]
-    return stream, [stream[a:b] for a, b in zip(bounds, bounds[1:])]
+    return stream, [stream[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -195,5 +195,6 @@ def test_aiter_data_stops_at_done():
 
 
 def test_async_core_sse_names_nothing_of_mlflow():
-    source = open(sse.__file__, encoding="utf-8").read().lower()
+    with open(sse.__file__, encoding="utf-8") as f:
+        source = f.read().lower()
     assert "mlflow" not in source
