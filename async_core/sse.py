@@ -24,7 +24,7 @@ OpenAI-style streams end with.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 __all__ = [
@@ -75,11 +75,18 @@ class EventStreamDecoder:
         "_skip_lf",
         "_started",
         "_pending_size",
+        "_failure",
         "max_event_size",
+        "on_other_line",
         "reconnection_time",
     )
 
-    def __init__(self, *, max_event_size: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        max_event_size: int | None = None,
+        on_other_line: Callable[[str], None] | None = None,
+    ) -> None:
         if max_event_size is not None and (
             isinstance(max_event_size, bool) or not isinstance(max_event_size, int)
             or max_event_size <= 0
@@ -89,6 +96,9 @@ class EventStreamDecoder:
                 f"{type(max_event_size).__name__}"
             )
         self.max_event_size = max_event_size
+        # Called with each non-empty line that is not a ``data`` field (comments included), for
+        # readers that must reject what a lenient decoder skips; it may raise.
+        self.on_other_line = on_other_line
         self.reconnection_time: int | None = None  # the last valid ``retry`` seen (ms)
         self._buffer = bytearray()  # the current, unfinished line
         self._skip_lf = False  # the previous chunk ended with CR: a leading LF is its pair
@@ -98,8 +108,13 @@ class EventStreamDecoder:
         self._last_id: str | None = None
         self._retry: int | None = None
         self._pending_size = 0  # bytes held for the event being built
+        self._failure: BaseException | None = None  # raised by on_other_line, not yet surfaced
 
     def feed(self, chunk: bytes | bytearray | memoryview) -> list[Event]:
+        """The events this chunk completes. If ``on_other_line`` raised on a line, the events
+        before that line are returned and the error is raised by ``check()`` (and by every later
+        call), so a reader sees what came before the fault, in order."""
+        self.check()
         events: list[Event] = []
         chunk = bytes(chunk)
         if not chunk:
@@ -117,7 +132,11 @@ class EventStreamDecoder:
             else:
                 line = chunk[start:end]
             start = match.end()
-            event = self._line(line)
+            try:
+                event = self._line(line)
+            except Exception as e:
+                self._failure = e
+                return events
             if event is not None:
                 events.append(event)
         if start < len(chunk):
@@ -130,6 +149,7 @@ class EventStreamDecoder:
     def close(self) -> list[Event]:
         """End of stream: a last line without its ending still counts as a line, but an event
         without the blank line that dispatches it is discarded."""
+        self.check()
         if self._buffer:
             line = bytes(self._buffer)
             self._buffer.clear()
@@ -139,6 +159,11 @@ class EventStreamDecoder:
         self._retry = None
         self._pending_size = 0
         return []
+
+    def check(self) -> None:
+        """Raise the error ``on_other_line`` raised, if any."""
+        if self._failure is not None:
+            raise self._failure
 
     def _check_size(self, extra: int) -> None:
         limit = self.max_event_size
@@ -158,9 +183,11 @@ class EventStreamDecoder:
                 line = line[1:]
         if not line:
             return self._dispatch()
-        if line[0] == ":":
-            return None
         name, colon, value = line.partition(":")
+        if self.on_other_line is not None and name != "data":
+            self.on_other_line(line)
+        if not name:
+            return None  # a comment
         if colon and value[:1] == " ":
             value = value[1:]
         if name == "data":
@@ -183,22 +210,26 @@ class EventStreamDecoder:
         return Event(data="\n".join(data), event=event or None, id=self._last_id, retry=retry)
 
 
-def iter_events(chunks: Iterable[bytes], *, max_event_size: int | None = None) -> Iterator[Event]:
+def iter_events(
+    chunks: Iterable[bytes], *, max_event_size: int | None = None, on_other_line=None
+) -> Iterator[Event]:
     """Every event of a stream given as an iterable of byte chunks."""
-    decoder = EventStreamDecoder(max_event_size=max_event_size)
+    decoder = EventStreamDecoder(max_event_size=max_event_size, on_other_line=on_other_line)
     for chunk in chunks:
         yield from decoder.feed(chunk)
+        decoder.check()
     yield from decoder.close()
 
 
 async def aiter_events(
-    chunks: AsyncIterable[bytes], *, max_event_size: int | None = None
+    chunks: AsyncIterable[bytes], *, max_event_size: int | None = None, on_other_line=None
 ) -> AsyncIterator[Event]:
     """Every event of a stream given as an async iterable of byte chunks."""
-    decoder = EventStreamDecoder(max_event_size=max_event_size)
+    decoder = EventStreamDecoder(max_event_size=max_event_size, on_other_line=on_other_line)
     async for chunk in chunks:
         for event in decoder.feed(chunk):
             yield event
+        decoder.check()
     for event in decoder.close():
         yield event
 
@@ -209,10 +240,12 @@ def is_done(event: Event) -> bool:
 
 
 async def aiter_data(
-    chunks: AsyncIterable[bytes], *, max_event_size: int | None = None
+    chunks: AsyncIterable[bytes], *, max_event_size: int | None = None, on_other_line=None
 ) -> AsyncIterator[str]:
     """The ``data`` of each event up to a ``[DONE]`` event or the end of the stream."""
-    async for event in aiter_events(chunks, max_event_size=max_event_size):
+    async for event in aiter_events(
+        chunks, max_event_size=max_event_size, on_other_line=on_other_line
+    ):
         if is_done(event):
             return
         yield event.data

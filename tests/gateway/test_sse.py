@@ -198,3 +198,17 @@ def test_async_core_sse_names_nothing_of_mlflow():
     with open(sse.__file__, encoding="utf-8") as f:
         source = f.read().lower()
     assert "mlflow" not in source
+
+
+def test_on_other_line_errors_come_after_the_events_before_them():
+    def refuse(line):
+        raise ValueError(f"refused {line!r}")
+
+    events = sse.iter_events([b"data: 1\n\n: note\ndata: 2\n\n"], on_other_line=refuse)
+    assert next(events).data == "1"
+    with pytest.raises(ValueError, match="refused ': note'"):
+        next(events)
+    seen = []
+    assert _ours([b"data: 1\n\n"]) == [(None, "1", None, None)]
+    list(sse.iter_events([b"event: x\nid: 2\ndata: 3\n\n"], on_other_line=seen.append))
+    assert seen == ["event: x", "id: 2"]
