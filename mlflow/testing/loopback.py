@@ -25,6 +25,8 @@ from typing import Any
 
 from aiohttp import web
 
+from async_core import sse
+
 __all__ = [
     "Fault",
     "Handler",
@@ -339,10 +341,8 @@ async def json_body(request: web.Request) -> Any:
 
 
 def sse_frame(data: JSON | str, event: str | None = None) -> bytes:
-    """One server-sent event: an optional ``event:`` line and a ``data:`` line."""
-    text = data if isinstance(data, str) else json.dumps(data)
-    head = f"event: {event}\n" if event else ""
-    return f"{head}data: {text}\n\n".encode()
+    """One server-sent event (the shared codec's encoding): ``event:`` if named, then ``data:``."""
+    return sse.encode(data if isinstance(data, str) else json.dumps(data), event=event)
 
 
 async def stream_frames(
@@ -394,5 +394,5 @@ async def sse_json(
     """Write ``chunks`` as ``data: <json>`` events, optionally ending in ``data: [DONE]``."""
     frames = [sse_frame(chunk) for chunk in chunks]
     if done:
-        frames.append(b"data: [DONE]\n\n")
+        frames.append(sse.DONE)
     return await stream_frames(request, frames, delay=delay, error_frame=error_frame)

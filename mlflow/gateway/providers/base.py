@@ -25,10 +25,10 @@ from async_core.client import AsyncClient
 from async_core.engine import Auth
 from async_core.messages import Request, Response
 from async_core.policy import RetryPolicy
+from async_core.sse import Event, EventStreamDecoder, EventStreamError, is_done
 from mlflow.gateway.base_models import _SecretAwareModel
 from mlflow.gateway.exceptions import AIGatewayException
 from mlflow.gateway.providers._errors import map_transport_error, upstream_error
-from mlflow.gateway.providers._sse import SSEDecoder, SSEEvent
 from mlflow.gateway.schemas import shapes
 
 CHAT = "llm/v1/chat"
@@ -38,6 +38,9 @@ EMBEDDINGS = "llm/v1/embeddings"
 #: Seconds one attempt may wait to connect or between two bytes: MLflow's default
 #: MLFLOW_GATEWAY_ROUTE_TIMEOUT_SECONDS.
 DEFAULT_ATTEMPT_TIMEOUT = 300.0
+
+#: The largest single SSE event accepted from an upstream (a bound on buffered bytes).
+MAX_EVENT_BYTES = 8 * 1024 * 1024
 
 _JSON_HEADERS = {"Content-Type": "application/json"}
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -241,16 +244,22 @@ class BaseProvider:
         headers: Mapping[str, str] | None = None,
         *,
         auth: Auth | None = None,
-    ) -> AsyncIterator[SSEEvent]:
+    ) -> AsyncIterator[Event]:
         """Server-Sent Events of a streamed request, each as soon as its blank line arrives."""
         response = await self._open_stream(url, body, headers, auth=auth)
-        decoder = SSEDecoder()
-        async with aclosing(self._iter_bytes(response)) as chunks:
-            async for chunk in chunks:
-                for event in decoder.feed(chunk):
+        decoder = EventStreamDecoder(max_event_size=MAX_EVENT_BYTES)
+        try:
+            async with aclosing(self._iter_bytes(response)) as chunks:
+                async for chunk in chunks:
+                    for event in decoder.feed(chunk):
+                        yield event
+                for event in decoder.close():
                     yield event
-        for event in decoder.flush():
-            yield event
+        except EventStreamError:
+            raise AIGatewayException(
+                status_code=502,
+                detail=f"The {self.NAME} stream sent an event over {MAX_EVENT_BYTES} bytes.",
+            ) from None
 
     async def _stream_json(
         self,
@@ -267,7 +276,7 @@ class BaseProvider:
                 data = event.data
                 if not data:
                     continue
-                if data == "[DONE]":
+                if is_done(event):
                     return
                 try:
                     parsed = json.loads(data)
@@ -278,7 +287,7 @@ class BaseProvider:
                     isinstance(error, str) and error
                 ):
                     raise self._stream_error(parsed)
-                yield event.event, parsed
+                yield event.event or "message", parsed
 
     def _stream_error(self, parsed: Any) -> AIGatewayException:
         raw = json.dumps(parsed).encode()
