@@ -44,6 +44,7 @@ __all__ = [
 JSON = Any
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FAULT_KEY: web.RequestKey[Any] = web.RequestKey("loopback_fault", object)
+SERVER_KEY: web.AppKey[Any] = web.AppKey("loopback_server", object)
 
 @dataclass(slots=True, frozen=True)
 class RecordedRequest:
@@ -131,6 +132,8 @@ class LoopbackServer:
         self._port: int | None = None
         self._thread: threading.Thread | None = None
         self._thread_loop: asyncio.AbstractEventLoop | None = None
+        #: Streamed answers the client abandoned before their end (the write failed).
+        self.aborted_streams = 0
 
     # --- routes --------------------------------------------------------------------------------
     def _add_routes(self, app: web.Application) -> None:
@@ -247,6 +250,7 @@ class LoopbackServer:
         if self._runner is not None:
             return self.base_url
         app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024**2)
+        app[SERVER_KEY] = self
         self._add_routes(app)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
@@ -363,18 +367,24 @@ async def stream_frames(
                              **(headers or {})}
     )
     await response.prepare(request)
-    for index, frame in enumerate(frames):
-        if fault is not None:
-            if fault.break_stream_after == index:
-                _drop(request)
-                return response
-            if fault.stream_error_after == index and error_frame is not None:
-                await response.write(error_frame)
-                await response.write_eof()
-                return response
-        if delay:
-            await asyncio.sleep(delay)
-        await response.write(frame)
+    try:
+        for index, frame in enumerate(frames):
+            if fault is not None:
+                if fault.break_stream_after == index:
+                    _drop(request)
+                    return response
+                if fault.stream_error_after == index and error_frame is not None:
+                    await response.write(error_frame)
+                    await response.write_eof()
+                    return response
+            if delay:
+                await asyncio.sleep(delay)
+            await response.write(frame)
+    except (ConnectionError, asyncio.CancelledError):
+        server = request.app.get(SERVER_KEY)
+        if server is not None:
+            server.aborted_streams += 1
+        raise
     if fault is not None and fault.break_stream_after is not None:
         _drop(request)
         return response

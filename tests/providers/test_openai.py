@@ -230,3 +230,26 @@ async def test_stream_connection_drop_mid_stream(fake, client):
         async for chunk in stream:
             got.append(chunk)
     assert len(got) == 1 and info.value.status_code == 502
+
+
+async def test_stream_dropped_before_the_first_event_is_502_at_first_chunk(fake, client):
+    fake.inject(break_stream_after=0)
+    stream = make(openai_endpoint(fake), client).chat_stream({**CHAT_BODY, "stream": True})
+    with pytest.raises(AIGatewayException) as info:
+        await stream.__anext__()
+    assert info.value.status_code == 502
+
+
+async def test_abandoned_stream_drops_the_upstream_connection(client):
+    import asyncio
+
+    async with OpenAIFake(api_key=KEY, stream_delay=0.05) as fake:
+        stream = make(openai_endpoint(fake), client).chat_stream({**CHAT_BODY, "stream": True})
+        first = await stream.__anext__()
+        assert first["choices"][0]["delta"]["content"] == "Echo: "
+        await stream.aclose()  # what the server does when its caller goes away
+        for _ in range(40):  # bounded: the fake notices at its next write
+            if fake.aborted_streams:
+                break
+            await asyncio.sleep(0.025)
+        assert fake.aborted_streams == 1
