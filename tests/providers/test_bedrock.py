@@ -216,3 +216,14 @@ def test_eventstream_codec_round_trip_and_checksums():
     broken[20] ^= 0xFF
     with pytest.raises(EventStreamError):
         EventStreamDecoder().feed(bytes(broken))
+
+
+def test_missing_region_is_refused_at_start_up():
+    from mlflow.gateway.providers import provider_support_error
+
+    config = endpoint("bedrock", {"aws_config": {}}, model=MODEL)
+    reason = provider_support_error(config)
+    assert reason == ("Endpoint 'ep': Amazon Bedrock needs an AWS region: set 'aws_region' in "
+                      "the endpoint's aws_config, or AWS_REGION.")
+    assert provider_support_error(endpoint("bedrock", {"aws_config": {"aws_region": "eu-west-1"}},
+                                           model=MODEL)) is None

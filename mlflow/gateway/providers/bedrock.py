@@ -66,6 +66,18 @@ class BedrockProvider(BaseProvider):
         self._credentials = CredentialSource(self._aws, self)
         self._region: str | None = self._aws.aws_region
 
+    @classmethod
+    def config_error(cls, config: Any) -> str | None:
+        # The region decides the URL and the signature: refuse at start-up, not per request.
+        if getattr(config.model.config.aws_config, "aws_region", None):
+            return None
+        try:
+            default_region()
+        except AIGatewayException:
+            return ("Amazon Bedrock needs an AWS region: set 'aws_region' in the endpoint's "
+                    "aws_config, or AWS_REGION.")
+        return None
+
     @property
     def region(self) -> str:
         if self._region is None:
