@@ -101,3 +101,12 @@ async def test_errors(client):
             await provider.chat({**CHAT_BODY, "n": 2})
         assert info.value.status_code == 422
         assert len(fake.requests) == 1
+
+
+async def test_structured_output_translated(fake, client):
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}}
+    body = {**CHAT_BODY, "response_format": {"type": "json_schema",
+                                             "json_schema": {"name": "x", "schema": schema}}}
+    await provider_for(fake, client).chat(body)
+    assert fake.requests[-1].json()["response_format"] == {"type": "json_object",
+                                                           "json_schema": schema}

@@ -71,6 +71,12 @@ class CohereProvider(BaseProvider):
                 body[theirs] = payload.pop(ours)
         if (choice := payload.pop("tool_choice", None)) in ("none", "required"):
             body["tool_choice"] = choice.upper()
+        response_format = payload.pop("response_format", None)
+        if response_format and response_format.get("type") == "json_schema":
+            schema = (response_format.get("json_schema") or {}).get("schema")
+            body["response_format"] = {"type": "json_object", "json_schema": schema}
+        elif response_format and response_format.get("type") == "json_object":
+            body["response_format"] = {"type": "json_object"}
         body.update(payload)  # temperature, max_tokens, tools, response_format, seed, ...
         if stream:
             body["stream"] = True
