@@ -208,7 +208,7 @@ class ToolChoice(BaseModel):
 
 class RequestPayload(BaseRequestPayload):
     messages: list[RequestMessage] = Field(..., min_length=1)
-    tools: list[ChatToolWithUC] | None = Field(None, min_length=1)
+    tools: list[ChatToolWithUC] | None = None  # MLflow accepts an empty list here
     tool_choice: Literal["none", "auto", "required"] | ToolChoice | None = None
 
 
