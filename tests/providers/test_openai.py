@@ -253,3 +253,16 @@ async def test_abandoned_stream_drops_the_upstream_connection(client):
                 break
             await asyncio.sleep(0.025)
         assert fake.aborted_streams == 1
+
+
+async def test_connection_dropped_without_answer_is_retried_then_502(fake, client):
+    fake.inject(disconnect=True, times=1)
+    result = await make(openai_endpoint(fake), client).chat(CHAT_BODY)
+    assert result["choices"][0]["message"]["content"] == "Echo: hello there"
+    assert len(fake.requests) == 2
+    fake.inject(disconnect=True, times=10)
+    provider = make(openai_endpoint(fake), client, fast_policy(max_retries=2))
+    with pytest.raises(AIGatewayException) as info:
+        await provider.chat(CHAT_BODY)
+    assert info.value.status_code == 502 and KEY not in info.value.detail
+    assert len(fake.requests) == 5

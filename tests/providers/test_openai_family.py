@@ -143,3 +143,13 @@ async def test_ollama_sends_no_placeholder_key(client):
         ep = endpoint("ollama", {"api_base": fake.api_base}, model="llama3")
         await build_provider(ep, client, fast_policy()).chat(CHAT_BODY)
         assert fake.requests[-1].header("Authorization") is None
+
+
+async def test_ollama_placeholder_is_not_scrubbed(client):
+    async with OpenAIFake(api_key=None) as fake:
+        fake.inject(404, {"error": {"message": 'model "llama9" not found, try pulling it first '
+                                               "with ollama pull", "type": "api_error"}})
+        ep = endpoint("ollama", {"api_base": fake.api_base}, model="llama9")
+        with pytest.raises(AIGatewayException) as info:
+            await build_provider(ep, client, fast_policy()).chat(CHAT_BODY)
+        assert info.value.status_code == 404 and info.value.detail.endswith("ollama pull")

@@ -40,6 +40,11 @@ class OllamaProvider(OpenAICompatibleProvider):
     STREAMING_ROUTE_TYPES = (CHAT, COMPLETIONS)
     _PLACEHOLDER_KEY = "ollama"
 
+    def __init__(self, config, client, policy=None, **kwargs) -> None:
+        super().__init__(config, client, policy, **kwargs)
+        # The placeholder is no secret, and scrubbing the word would garble Ollama's messages.
+        self._secrets = tuple(s for s in self._secrets if s != self._PLACEHOLDER_KEY)
+
     def _auth_headers(self) -> dict[str, str]:
         # A local Ollama needs no key: the config's placeholder is not sent.
         key = self.config.model.config.api_key
