@@ -182,6 +182,10 @@ MLFLOW_DEPLOYMENT_PREDICT_TOTAL_TIMEOUT = _EnvironmentVariable(
 MLFLOW_DEPLOYMENTS_CLIENT_THROTTLE = _BooleanEnvironmentVariable(
     "MLFLOW_DEPLOYMENTS_CLIENT_THROTTLE", True
 )
+#: Ours: where client throttles keep their windows (redis://host:port/db shares them).
+MLFLOW_DEPLOYMENTS_THROTTLE_STORAGE_URI = _EnvironmentVariable(
+    "MLFLOW_DEPLOYMENTS_THROTTLE_STORAGE_URI", str, None
+)
 
 # --- AI gateway (key resolution is opt-in, as in MLflow: it guards against file inclusion) -
 MLFLOW_GATEWAY_URI = _EnvironmentVariable("MLFLOW_GATEWAY_URI", str, None)
