@@ -189,6 +189,10 @@ MLFLOW_DEPLOYMENTS_THROTTLE_STORAGE_URI = _EnvironmentVariable(
 
 # --- AI gateway (key resolution is opt-in, as in MLflow: it guards against file inclusion) -
 MLFLOW_GATEWAY_URI = _EnvironmentVariable("MLFLOW_GATEWAY_URI", str, None)
+#: MLflow's: where the gateway server counts endpoint rate limits (memory:// or redis://...).
+MLFLOW_GATEWAY_RATE_LIMITS_STORAGE_URI = _EnvironmentVariable(
+    "MLFLOW_GATEWAY_RATE_LIMITS_STORAGE_URI", str, None
+)
 MLFLOW_GATEWAY_RESOLVE_API_KEY_FROM_ENV = _BooleanEnvironmentVariable(
     "MLFLOW_GATEWAY_RESOLVE_API_KEY_FROM_ENV", False
 )
