@@ -170,13 +170,8 @@ class Limiter:
     async def _take(self, timeout: float | None, pending: bool) -> str:
         loop = self._bind()
         deadline = None if timeout is None else loop.time() + timeout
-        if not self._queue:  # nobody ahead: one try, no queueing
-            decision = await self.store.admit(self.window, pending=pending)
-            if decision.admitted:
-                assert decision.token is not None
-                return decision.token
-            if timeout is not None and timeout <= 0:
-                raise self._timeout_error(timeout)
+        # Everyone queues, even with nobody ahead: a store answers over I/O, so a caller that
+        # skipped the queue could overtake one whose answer is still on its way.
         turn: asyncio.Future[None] = loop.create_future()
         self._queue.append(turn)
         if self._queue[0] is turn:

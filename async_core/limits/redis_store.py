@@ -137,7 +137,13 @@ class RedisStore:
     # ------------------------------------------------------------------ plumbing
 
     def _client(self) -> Any:
-        import redis.asyncio as redis
+        try:
+            import redis.asyncio as redis
+        except ImportError:
+            raise RuntimeError(
+                f"The rate-limit store {self.where} needs the redis package: "
+                "pip install 'redis>=5' (or the project's [redis] extra)."
+            ) from None
 
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)

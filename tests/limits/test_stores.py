@@ -227,3 +227,9 @@ def test_absurd_windows_are_refused_naming_the_value(calls, period) -> None:
     with pytest.raises(ValueError, match="Invalid rate limit") as info:
         Window("scope", calls, period)
     assert repr(calls) in str(info.value) or repr(period) in str(info.value)
+
+
+def test_a_missing_redis_server_fails_with_how_to_install_it(monkeypatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(RuntimeError, match="apt-get install redis-server"):
+        RedisServer()
