@@ -224,3 +224,18 @@ async def test_check_counts_an_endpoint_once_per_request() -> None:
 def test_limits_are_worded_as_mlflows_gateway_words_them(calls, seconds, text) -> None:
     assert ratelimit.describe_limit(calls, seconds) == text
     assert math.isfinite(seconds)
+
+
+async def test_v1_bodies_are_read_once_and_bad_ones_get_the_servers_answer() -> None:
+    async with _gateway({"calls": 5, "renewal_period": "minute"}, max_body_bytes=2048) as (
+        session, _
+    ):
+        async with session.post("/v1/chat/completions", data=b"{not json") as response:
+            assert response.status == 422  # the route's own validation answer
+        big = {**CHAT, "model": "chat", "pad": "x" * 4096}
+        async with session.post("/v1/chat/completions", json=big) as response:
+            assert response.status == 413
+            assert "larger than this gateway's limit" in (await response.json())["detail"]
+        status, headers, body = await _call(session, "v1")
+        assert status == 200 and body["choices"][0]["message"]["content"] == "chat: hi"
+        assert headers["X-RateLimit-Remaining"] == "4"  # neither bad body took a slot

@@ -34,7 +34,6 @@ for an endpoint already checked in the same request).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 import time
@@ -51,6 +50,7 @@ from mlflow.gateway.server.context import REQUEST_INFO_KEY
 from mlflow.gateway.server.errors import exception_response, json_response
 from mlflow.gateway.server.keys import RUNTIME_KEY
 from mlflow.gateway.server.options import ServerOptions
+from mlflow.gateway.server.payloads import InvalidRequestBody, read_json_object
 from mlflow.gateway.server.state import STATE_KEY
 
 _logger = logging.getLogger("mlflow.gateway.server.ratelimit")
@@ -259,11 +259,15 @@ async def _plain_endpoint(request: web.Request) -> Any:
     if canonical in _NAMED_ROUTES:
         name = request.match_info.get("name")
     elif canonical in _OPENAI_ROUTES:
+        state = request.app.get(STATE_KEY)
+        limit = state.options.max_body_bytes if state is not None else 10 * 1024 * 1024
         try:
-            payload = json.loads(await request.read())
-        except (ValueError, UnicodeDecodeError):
+            # The server's own reader: the body is cached for the handler, and a body over
+            # the size limit gets the server's 413 (raised to the middleware).
+            payload = await read_json_object(request, limit)
+        except InvalidRequestBody:
             return None  # the handler answers the bad body
-        name = payload.get("model") if isinstance(payload, dict) else None
+        name = payload.get("model")
     else:
         return None
     if not isinstance(name, str):
