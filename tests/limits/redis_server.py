@@ -25,13 +25,23 @@ def _free_port() -> int:
 class RedisServer:
     """``redis-server`` with ``extra_config`` lines (e.g. ``rename-command EVAL ""``)."""
 
-    def __init__(self, extra_config: str = "") -> None:
+    def __init__(self, extra_config: str = "", tls: tuple[str, str, str] | None = None) -> None:
+        """``tls``: (certificate, key, CA) files; the server then also listens with TLS on
+        ``tls_port``."""
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError(INSTALL_HINT)
         self.dir = tempfile.TemporaryDirectory(prefix="redis-test-")
         self.port = _free_port()
         config = Path(self.dir.name, "redis.conf")
+        self.tls_port = None
+        if tls is not None:
+            self.tls_port = _free_port()
+            cert, key, ca = tls
+            extra_config += (
+                f"\ntls-port {self.tls_port}\ntls-cert-file {cert}\ntls-key-file {key}\n"
+                f"tls-ca-cert-file {ca}\ntls-auth-clients no\n"
+            )
         config.write_text(
             f"port {self.port}\nbind 127.0.0.1\nsave \"\"\nappendonly no\n"
             f"dir {self.dir.name}\nprotected-mode yes\n{extra_config}\n"

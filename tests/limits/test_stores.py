@@ -233,3 +233,30 @@ def test_a_missing_redis_server_fails_with_how_to_install_it(monkeypatch) -> Non
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(RuntimeError, match="apt-get install redis-server"):
         RedisServer()
+
+
+async def test_rediss_uris_speak_tls_and_verify_the_server(tmp_path) -> None:
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert_path, key_path, ca_path = (tmp_path / n for n in ("cert.pem", "key.pem", "ca.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(cert_path))
+    cert.private_key_pem.write_to_path(str(key_path))
+    ca.cert_pem.write_to_path(str(ca_path))
+    server = RedisServer(tls=(str(cert_path), str(key_path), str(ca_path)))
+    try:
+        good = open_store(f"rediss://127.0.0.1:{server.tls_port}/0?ssl_ca_certs={ca_path}")
+        window = _window(scope="tls", calls=1, period=30.0)
+        assert (await good.admit(window)).admitted
+        assert not (await good.admit(window)).admitted
+        await good.aclose()
+        other = trustme.CA()
+        other_path = tmp_path / "other-ca.pem"
+        other.cert_pem.write_to_path(str(other_path))
+        wrong = RedisStore(f"rediss://127.0.0.1:{server.tls_port}/0?ssl_ca_certs={other_path}")
+        with pytest.raises(StoreUnavailable):
+            await wrong.admit(window)  # an unverified server is not trusted with the window
+        await wrong.aclose()
+    finally:
+        server.close()
