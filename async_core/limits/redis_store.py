@@ -26,6 +26,7 @@ import os
 import random
 import time
 import weakref
+from collections.abc import AsyncGenerator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -125,6 +126,9 @@ class RedisStore:
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
             weakref.WeakKeyDictionary()
         )
+        self._closers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+            weakref.WeakKeyDictionary()
+        )
         self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
@@ -154,8 +158,31 @@ class RedisStore:
                 socket_connect_timeout=self.timeout,
                 retry_on_timeout=False,
             )
+            closer = self._close_on_loop_shutdown(loop, client)
+            # Run it to its first yield: this registers it with the loop (firstiter hook), so
+            # shutdown_asyncgens (asyncio.run, the runner) closes the client with its loop.
+            try:
+                closer.asend(None).send(None)
+            except StopIteration:
+                pass
             self._clients[loop] = client
+            self._closers[loop] = closer
         return client
+
+    async def _close_on_loop_shutdown(
+        self, loop: asyncio.AbstractEventLoop, client: Any
+    ) -> AsyncGenerator[None, None]:
+        try:
+            while True:
+                yield
+        finally:
+            if self._clients.get(loop) is client:
+                del self._clients[loop]
+            self._closers.pop(loop, None)
+            try:
+                await client.aclose()
+            except Exception:  # noqa: BLE001 - closing a client whose server is gone
+                pass
 
     def _member(self, pending: bool) -> str:
         if self._pid != os.getpid():  # unique across processes, forked children included
@@ -353,9 +380,9 @@ class RedisStore:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        client = self._clients.pop(loop, None)
-        if client is not None:
-            await client.aclose()
+        closer = self._closers.pop(loop, None)
+        if closer is not None:
+            await closer.aclose()
 
     def __repr__(self) -> str:
         mode = "script" if self.scripts else "transaction"

@@ -154,3 +154,31 @@ async def test_token_budget_is_a_weighted_leaky_bucket() -> None:
             await budget.acquire(bad)
     with pytest.raises(ValueError, match="rate=inf"):
         TokenBudget(float("inf"))
+
+
+def test_redis_connections_close_with_their_loops_under_w_error(redis_uri: str) -> None:
+    """Short-lived user loops (asyncio.run) and the background loop leave no unclosed socket."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = f"""
+import asyncio, gc
+from async_core.limits import LoopLocal, Window, open_store
+shared = LoopLocal(open_store({redis_uri!r}), Window("w-error", 100, 1.0))
+async def main():
+    await shared.acquire()
+for _ in range(3):
+    asyncio.run(main())
+shared.acquire_blocking()
+gc.collect()
+print("done")
+"""
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", script],
+        capture_output=True, text=True, timeout=60, cwd=root,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.stdout.strip() == "done", result.stderr
+    assert "nclosed" not in result.stderr and "ResourceWarning" not in result.stderr
