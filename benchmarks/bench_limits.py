@@ -2,8 +2,9 @@
 
 Starts its own redis-server (loopback, free port) and reports:
 
-1. **Gateway workers.** N=4 gateway worker processes (``create_app`` with the rate-limit layer,
-   sharing one port with SO_REUSEPORT as ``--workers`` processes do), an endpoint limited to
+1. **Gateway workers.** N=4 gateway workers: with ``--cli`` the real ``mlflow gateway start
+   --workers 4`` (calling a loopback OpenAI fake), else 4 processes of ``create_app`` with the
+   rate-limit layer sharing one port (SO_REUSEPORT), an endpoint limited to
    ``calls`` = 5 per minute, a burst of 10 x ``calls`` at 16 concurrent: the 200s counted, per
    run, with the shared Redis store and with each worker's memory (the multiplication; the
    start-up warning is quoted).
@@ -128,41 +129,103 @@ async def _burst(port: int, endpoint: str, total: int, concurrency: int) -> dict
     return {str(s): statuses.count(s) for s in sorted(set(statuses))}
 
 
-def bench_gateway_workers(redis: RedisServer, runs: int) -> dict[str, Any]:
-    results: dict[str, Any] = {}
-    for mode, storage in (("redis", redis.uri(db=1)), ("memory", "")):
-        _flush(redis)
-        port = _free_port()
-        workers = [
-            subprocess.Popen(
-                [sys.executable, "-m", "benchmarks.bench_limits", "gateway-worker", str(port),
-                 storage, str(runs)],
-                cwd=ROOT, env=_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, text=True,
-            )
-            for _ in range(GATEWAY_WORKERS)
-        ]
-        try:
-            for worker in workers:
-                line = worker.stdout.readline()
-                if line.strip() != "ready":
-                    raise RuntimeError(f"a gateway worker did not start: {worker.stderr.read()}")
-            admitted = []
-            for run in range(runs):
-                counts = asyncio.run(_burst(port, f"run{run}", 10 * GATEWAY_CALLS, 16))
-                admitted.append(counts.get("200", 0))
-        finally:
-            errors = []
-            for worker in workers:
-                worker.stdin.close()
-                worker.wait(20)
-                errors.append(worker.stderr.read())
-                worker.stdout.close()
-                worker.stderr.close()
-        warning = next(
-            (line for text in errors for line in text.splitlines() if "each worker" in line), None
+def _own_workers(port: int, storage: str, runs: int) -> list[subprocess.Popen]:
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.bench_limits", "gateway-worker", str(port),
+             storage, str(runs)],
+            cwd=ROOT, env=_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
         )
-        results[mode] = {"admitted_per_run": admitted, "warning": warning}
+        for _ in range(GATEWAY_WORKERS)
+    ]
+    for worker in workers:
+        if worker.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"a gateway worker did not start: {worker.stderr.read()}")
+    return workers
+
+
+def _cli_gateway(port: int, storage: str, runs: int, upstream: str, tmp: Path) -> subprocess.Popen:
+    """``mlflow gateway start --workers 4`` on a YAML config whose endpoints call ``upstream``."""
+    import urllib.request
+
+    lines = ["endpoints:"]
+    for i in range(runs):
+        lines += [
+            f"  - name: run{i}", "    endpoint_type: llm/v1/chat", "    model:",
+            "      provider: openai", "      name: gpt-4o-mini", "      config:",
+            "        openai_api_key: sk-bench", f"        openai_api_base: {upstream}",
+            "    limit:", f"      calls: {GATEWAY_CALLS}", "      renewal_period: minute",
+        ]
+    config = tmp / f"gateway-{port}.yaml"
+    config.write_text("\n".join(lines) + "\n")
+    env = _env(**({"MLFLOW_GATEWAY_RATE_LIMITS_STORAGE_URI": storage} if storage else {}))
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from mlflow.cli import cli; cli()", "gateway", "start",
+         "--config-path", str(config), "--port", str(port), "--workers", str(GATEWAY_WORKERS)],
+        cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
+                break
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError(f"the gateway did not start: {process.stderr.read()}") from None
+            time.sleep(0.2)
+    time.sleep(1.0)  # every worker up, not only the first to answer
+    return process
+
+
+def bench_gateway_workers(redis: RedisServer, runs: int, cli: bool) -> dict[str, Any]:
+    """``cli``: the real ``mlflow gateway start --workers 4`` (needs the server's CLI) against
+    a loopback OpenAI fake; else four processes of the app factory on one SO_REUSEPORT port."""
+    import tempfile
+
+    results: dict[str, Any] = {"how": "mlflow gateway start --workers" if cli else "own workers"}
+    upstream = None
+    if cli:
+        from mlflow.testing.openai_server import OpenAIServer
+
+        upstream = OpenAIServer(api_key="sk-bench")
+        upstream.start_in_thread()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for mode, storage in (("redis", redis.uri(db=1)), ("memory", "")):
+                _flush(redis)
+                port = _free_port()
+                if cli:
+                    procs = [_cli_gateway(port, storage, runs, upstream.api_base, Path(tmp))]
+                else:
+                    procs = _own_workers(port, storage, runs)
+                try:
+                    admitted = []
+                    for run in range(runs):
+                        counts = asyncio.run(_burst(port, f"run{run}", 10 * GATEWAY_CALLS, 16))
+                        admitted.append(counts.get("200", 0))
+                finally:
+                    errors = []
+                    for proc in procs:
+                        if proc.stdin is not None:
+                            proc.stdin.close()
+                        else:
+                            proc.terminate()
+                        proc.wait(30)
+                        errors.append(proc.stderr.read())
+                        proc.stderr.close()
+                        if proc.stdout is not None:
+                            proc.stdout.close()
+                warning = next(
+                    (line for text in errors for line in text.splitlines()
+                     if "each worker" in line),
+                    None,
+                )
+                results[mode] = {"admitted_per_run": admitted, "warning": warning}
+    finally:
+        if upstream is not None:
+            upstream.stop_thread()
     results["calls"] = GATEWAY_CALLS
     results["workers"] = GATEWAY_WORKERS
     results["burst"] = 10 * GATEWAY_CALLS
@@ -316,6 +379,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--admissions", type=int, default=3000)
     parser.add_argument("--skip-fleet", action="store_true")
+    parser.add_argument("--cli", action="store_true",
+                        help="gateway workers through `mlflow gateway start --workers 4`")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     redis = RedisServer()
@@ -329,7 +394,7 @@ def main() -> None:
             "redis": asyncio.run(_retry_after_accuracy(redis.uri(db=4), 4)),
         }
         print("retry-after:", json.dumps(report["retry_after"]), flush=True)
-        report["gateway_workers"] = bench_gateway_workers(redis, args.runs)
+        report["gateway_workers"] = bench_gateway_workers(redis, args.runs, args.cli)
         print("gateway workers:", json.dumps(report["gateway_workers"]), flush=True)
         if not args.skip_fleet:
             report["client_fleet"] = bench_client_fleet(redis)

@@ -206,8 +206,8 @@ class RedisStore:
             return await coro
         except (ConnectionError, TimeoutError, asyncio.TimeoutError, OSError) as e:
             raise StoreUnavailable(
-                f"Rate-limit store {self.where} did not answer within {self.timeout:g} s "
-                f"({type(e).__name__})"
+                f"Rate-limit store {self.where} is unreachable ({type(e).__name__}; each call "
+                f"waits at most {self.timeout:g} s)"
             ) from None
 
     def clock(self) -> float:
