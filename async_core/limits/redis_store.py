@@ -215,7 +215,10 @@ class RedisStore:
         return time.monotonic() + offset if offset is not None else time.time()
 
     def _learn_clock(self, server_now: float, sent: float) -> None:
-        self._offset = server_now - (sent + time.monotonic()) / 2
+        # The server read its clock after we sent: measuring from `sent` makes our estimate of
+        # its clock late, never early, so a start is never dated before it happened (which
+        # would let the next one in too soon).
+        self._offset = server_now - sent
 
     # ------------------------------------------------------------------ admission
 

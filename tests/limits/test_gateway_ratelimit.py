@@ -18,6 +18,7 @@ from aiohttp import web
 from mlflow.gateway.config import GatewayConfig
 from mlflow.gateway.server import ratelimit
 from mlflow.gateway.server.app import create_app
+from mlflow.gateway.server.context import REQUEST_INFO_KEY
 from mlflow.gateway.server.options import ServerOptions
 from mlflow.gateway.server.state import STATE_KEY
 from tests.server.stub_provider import stub_factory
@@ -35,10 +36,22 @@ def _config(limit: dict | None) -> GatewayConfig:
     )
 
 
+SEEN: list = []  # each request's RequestInfo, as the outermost layers see it afterwards
+
+
+@web.middleware
+async def _record_info(request: web.Request, handler):
+    try:
+        return await handler(request)
+    finally:
+        SEEN.append(request[REQUEST_INFO_KEY])
+
+
 @contextlib.asynccontextmanager
 async def _gateway(limit: dict | None, **options):
     options.setdefault("reload_interval", 0)
     app = create_app(ServerOptions(**options), _config(limit), provider_factory=stub_factory({}))
+    app.middlewares.insert(1, _record_info)  # right inside the server's context layer
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -64,6 +77,7 @@ async def _call(session: aiohttp.ClientSession, alias: str, headers: dict | None
 
 
 async def test_one_counter_per_endpoint_across_every_alias_and_mlflows_429() -> None:
+    SEEN.clear()
     async with _gateway({"calls": 3, "renewal_period": "minute"}) as (session, app):
         answers = [await _call(session, alias) for alias in ("endpoints", "gateway", "v1")]
         assert [status for status, _, _ in answers] == [200, 200, 200]
@@ -79,6 +93,8 @@ async def test_one_counter_per_endpoint_across_every_alias_and_mlflows_429() -> 
         async with session.post("/endpoints/free/invocations", json=CHAT) as response:
             assert response.status == 200  # another endpoint, no limit
         assert app[ratelimit.RATE_LIMITER_KEY].refusals == 3
+    assert [info.rate_limited for info in SEEN] == [False] * 3 + [True] * 3 + [False]
+    assert [info.endpoint for info in SEEN][:3] == ["chat"] * 3
 
 
 async def test_retry_after_is_the_real_time_to_the_next_slot() -> None:

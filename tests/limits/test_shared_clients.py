@@ -135,3 +135,22 @@ def test_the_cli_refuses_a_bad_storage_uri_before_reading_input(tmp_path: Path) 
     )
     assert result.returncode == 1
     assert "Invalid rate-limit storage URI" in result.stderr and "secret" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("limit", "named"),
+    [
+        ({"calls": 5, "renewal_period": 1e308}, "1e+308"),
+        ({"calls": 5, "renewal_period": float("nan")}, "nan"),
+        ({"calls": 5, "renewal_period": float("inf")}, "inf"),
+        ({"calls": 5, "renewal_period": "999999 days"}, "86399913600"),
+        ({"calls": 10**9, "renewal_period": "second"}, "1000000000"),
+        ({"calls": float("nan"), "renewal_period": "second"}, "nan"),
+    ],
+)
+def test_the_throttle_never_accepts_a_non_finite_or_absurd_limit(limit, named, redis_uri) -> None:
+    for storage in (None, redis_uri):
+        with pytest.raises(MlflowException, match="Invalid rate limit") as info:
+            throttle(limit, scope="absurd", storage_uri=storage)
+        assert named in str(info.value)
+        assert info.value.error_code == "INVALID_PARAMETER_VALUE"
