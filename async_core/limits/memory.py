@@ -16,6 +16,8 @@ from async_core.limits.window import PauseCell, SlidingWindow
 
 __all__ = ["MemoryStore"]
 
+_SWEEP_ABOVE = 4096  # windows kept before idle ones are swept
+
 
 class MemoryStore:
     kind = "memory"
@@ -27,9 +29,18 @@ class MemoryStore:
         self._pauses: dict[str, PauseCell] = {}
         self._pending: dict[str, set[str]] = {}
         self._ids = itertools.count(1)
+        self._sweep_above = _SWEEP_ABOVE
 
     def clock(self) -> float:
         return time.monotonic()
+
+    def _sweep(self, now: float) -> None:
+        """Forget idle windows (no start in their span, none pending): a server partitioning by
+        client address or API key would otherwise keep one per caller ever seen."""
+        for key in [k for k, w in self._windows.items() if not w.pending and not w.starts(now)]:
+            del self._windows[key]
+            del self._pending[key]
+        self._sweep_above = max(_SWEEP_ABOVE, 2 * len(self._windows))
 
     def _window(self, window: Window) -> SlidingWindow:
         found = self._windows.get(window.key)
@@ -44,6 +55,8 @@ class MemoryStore:
         """:meth:`admit` without the coroutine, for callers that cannot await."""
         at = self.clock() if now is None else now
         with self._lock:
+            if len(self._windows) > self._sweep_above:
+                self._sweep(at)
             sliding = self._window(window)
             free_at = sliding.next_start(at)
             admitted = free_at <= at

@@ -260,3 +260,15 @@ async def test_rediss_uris_speak_tls_and_verify_the_server(tmp_path) -> None:
         await wrong.aclose()
     finally:
         server.close()
+
+
+async def test_the_memory_store_forgets_idle_windows_of_many_partitions() -> None:
+    store = MemoryStore()
+    for i in range(10_000):  # one caller each, as a per-address limit would see
+        assert (await store.admit(Window(f"caller-{i}", 1, 1.0), now=float(i))).admitted
+    assert len(store._windows) <= 8192  # swept: earlier callers' starts left their windows
+    busy = Window("busy", 1, 1e6)
+    assert (await store.admit(busy, now=20_000.0)).admitted
+    for i in range(5000):
+        await store.admit(Window(f"late-{i}", 1, 1.0), now=20_001.0 + i)
+    assert not (await store.admit(busy, now=25_001.0)).admitted  # a live window is kept
