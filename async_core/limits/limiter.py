@@ -182,7 +182,7 @@ class Limiter:
             else:
                 await asyncio.wait_for(turn, max(deadline - loop.time(), 0.0))
             while True:
-                decision = await self.store.admit(self.window, pending=pending)
+                decision = await self._admit(pending)
                 if decision.admitted:
                     assert decision.token is not None
                     return decision.token
@@ -204,6 +204,25 @@ class Limiter:
             raise self._timeout_error(timeout) from None
         finally:
             self._leave(turn)
+
+    async def _admit(self, pending: bool) -> Decision:
+        if getattr(self.store, "settle", None) is not None:  # in memory: never suspends
+            return await self.store.admit(self.window, pending=pending)
+        # Over I/O: a caller cancelled while the answer is on its way must not keep a place
+        # the store granted meanwhile (a pending one would hold it until it expires).
+        call = asyncio.ensure_future(self.store.admit(self.window, pending=pending))
+        try:
+            return await asyncio.shield(call)
+        except asyncio.CancelledError:
+            call.add_done_callback(self._give_back_late_grant)
+            raise
+
+    def _give_back_late_grant(self, call: asyncio.Future[Decision]) -> None:
+        if call.cancelled() or call.exception() is not None:
+            return
+        decision = call.result()
+        if decision.admitted and decision.token is not None:
+            self._background(self.store.release(self.window, decision.token), poke=True)
 
     def _leave(self, turn: asyncio.Future[None]) -> None:
         queue = self._queue

