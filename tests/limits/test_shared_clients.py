@@ -37,12 +37,13 @@ def _env(**extra: str) -> dict[str, str]:
 
 def test_four_processes_sharing_a_redis_scope_are_never_refused(redis_uri: str) -> None:
     """Two workers take the store from the environment variable, one from the CLI flag, one
-    from ``throttle_storage``: 4 x 15 predictions at 20/s, 0 refused."""
-    gateway = _gateway(20)
+    from ``throttle_storage``: 4 x 8 predictions at 10/s, 0 refused (small bursts: a loaded
+    machine spreads a big one over more than the guard at the server)."""
+    gateway = _gateway(10)
     try:
         procs = [
             subprocess.Popen(
-                [sys.executable, str(WORKER), gateway.base_url, "chat", "15", f"env{i}"],
+                [sys.executable, str(WORKER), gateway.base_url, "chat", "8", f"env{i}"],
                 env=_env(MLFLOW_DEPLOYMENTS_THROTTLE_STORAGE_URI=redis_uri),
                 stdout=subprocess.PIPE,
                 text=True,
@@ -51,7 +52,7 @@ def test_four_processes_sharing_a_redis_scope_are_never_refused(redis_uri: str) 
         ]
         procs.append(
             subprocess.Popen(
-                [sys.executable, str(WORKER), gateway.base_url, "chat", "15", "arg", redis_uri],
+                [sys.executable, str(WORKER), gateway.base_url, "chat", "8", "arg", redis_uri],
                 env=_env(),
                 stdout=subprocess.PIPE,
                 text=True,
@@ -62,7 +63,7 @@ def test_four_processes_sharing_a_redis_scope_are_never_refused(redis_uri: str) 
         inputs.write_text(
             "".join(
                 json.dumps({"messages": [{"role": "user", "content": f"cli-{i}"}]}) + "\n"
-                for i in range(15)
+                for i in range(8)
             )
         )
         output = inputs.with_name(f"limits-cli-out-{os.getpid()}.jsonl")
@@ -79,15 +80,15 @@ def test_four_processes_sharing_a_redis_scope_are_never_refused(redis_uri: str) 
         summaries = [json.loads(p.communicate(timeout=60)[0]) for p in procs]
         _, err = cli.communicate(timeout=60)
         assert cli.returncode == 0, err
-        assert [s["ok"] for s in summaries] == [15, 15, 15]
-        assert len(output.read_text().splitlines()) == 15
+        assert [s["ok"] for s in summaries] == [8, 8, 8]
+        assert len(output.read_text().splitlines()) == 8
         output.unlink()
         assert gateway.rejected == 0
         arrivals = gateway.arrivals()
-        assert len(arrivals) == 60
-        assert max_in_any_window(arrivals, 1.0) <= 20
-        # Shared, not per process: 4 x 15 at 20/s needs at least 2 whole periods.
-        assert arrivals[-1] - arrivals[0] >= 2.0
+        assert len(arrivals) == 32
+        assert max_in_any_window(arrivals, 1.0) <= 10
+        # Shared, not per process: 4 x 8 at 10/s needs at least 3 whole periods.
+        assert arrivals[-1] - arrivals[0] >= 3.0
     finally:
         gateway.close()
 
