@@ -182,9 +182,17 @@ MLFLOW_DEPLOYMENT_PREDICT_TOTAL_TIMEOUT = _EnvironmentVariable(
 MLFLOW_DEPLOYMENTS_CLIENT_THROTTLE = _BooleanEnvironmentVariable(
     "MLFLOW_DEPLOYMENTS_CLIENT_THROTTLE", True
 )
+#: Ours: where client throttles keep their windows (redis://host:port/db shares them).
+MLFLOW_DEPLOYMENTS_THROTTLE_STORAGE_URI = _EnvironmentVariable(
+    "MLFLOW_DEPLOYMENTS_THROTTLE_STORAGE_URI", str, None
+)
 
 # --- AI gateway (key resolution is opt-in, as in MLflow: it guards against file inclusion) -
 MLFLOW_GATEWAY_URI = _EnvironmentVariable("MLFLOW_GATEWAY_URI", str, None)
+#: MLflow's: where the gateway server counts endpoint rate limits (memory:// or redis://...).
+MLFLOW_GATEWAY_RATE_LIMITS_STORAGE_URI = _EnvironmentVariable(
+    "MLFLOW_GATEWAY_RATE_LIMITS_STORAGE_URI", str, None
+)
 MLFLOW_GATEWAY_RESOLVE_API_KEY_FROM_ENV = _BooleanEnvironmentVariable(
     "MLFLOW_GATEWAY_RESOLVE_API_KEY_FROM_ENV", False
 )

@@ -27,7 +27,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from async_core import get_runner
 from mlflow.environment_variables import MLFLOW_DEPLOYMENTS_CLIENT_THROTTLE
 from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
-from mlflow.utils.throttling import admission_for, limit_fields, throttle
+from mlflow.utils.throttling import admission_for, check_storage_uri, limit_fields, throttle
 
 _logger = logging.getLogger(__name__)
 
@@ -128,13 +128,15 @@ class ClientLimits:
     def __init__(self) -> None:
         self._overrides: dict[str, tuple[Any, Any]] = {}  # endpoint -> (limit, admission)
 
-    def set(self, target_uri: Any, endpoint: Any, limit: Any) -> None:
+    def set(self, target_uri: Any, endpoint: Any, limit: Any, storage_uri: Any = None) -> None:
         name = check_endpoint(endpoint)
+        storage_uri = check_storage_uri(storage_uri)
         if limit is None:
             self._overrides[name] = (None, None)
             return
         _, _, key = limit_fields(limit)
-        self._overrides[name] = (limit, admission_for(limit, scope_of(target_uri, name, key)))
+        scope = scope_of(target_uri, name, key)
+        self._overrides[name] = (limit, admission_for(limit, scope, storage_uri))
 
     def clear(self, endpoint: Any = None) -> None:
         if endpoint is None:

@@ -115,7 +115,7 @@ class BaseDeploymentClient(abc.ABC):
             limits = self.__dict__.setdefault("_limits_state", ClientLimits())
         return limits
 
-    def set_limit(self, endpoint, limit) -> None:
+    def set_limit(self, endpoint, limit, storage_uri=None) -> None:
         """Throttle this client's requests to ``endpoint`` to ``limit``, or not at all (None).
 
         The override wins over any limit the endpoint advertises. Every request attempt
@@ -129,11 +129,14 @@ class BaseDeploymentClient(abc.ABC):
             limit: A ``mlflow.gateway.config.Limit`` such as
                 ``Limit(calls=50, renewal_period="second")`` (or a dict with ``calls``,
                 ``renewal_period`` and optionally ``key``), or None for no throttling.
+            storage_uri: ``"redis://host:port/db"`` (``rediss://`` for TLS) shares the budget
+                with every process that sets the same limit on the same target and endpoint;
+                default ``MLFLOW_DEPLOYMENTS_THROTTLE_STORAGE_URI``, else this process only.
 
         Raises:
             MlflowException: ``INVALID_PARAMETER_VALUE`` for an invalid endpoint or limit.
         """
-        self._client_limits().set(self.target_uri, endpoint, limit)
+        self._client_limits().set(self.target_uri, endpoint, limit, storage_uri)
 
     def clear_limit(self, endpoint=None) -> None:
         """Remove the :meth:`set_limit` override of ``endpoint`` (of every endpoint if None)."""

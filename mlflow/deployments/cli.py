@@ -14,6 +14,7 @@ from mlflow.deployments import interface
 from mlflow.deployments._batch_files import OutputFile, read_inputs
 from mlflow.deployments.batch import DEFAULT_CONCURRENCY
 from mlflow.deployments.utils import get_deployments_target
+from mlflow.utils.throttling import throttle_storage as throttle_storage_block
 
 
 def _user_args_to_dict(user_list: tuple[str, ...]) -> dict[str, str]:
@@ -384,9 +385,24 @@ def get_endpoint(target, endpoint):
     default=None,
     help="Show a progress bar (needs tqdm). Default: when stderr is a terminal.",
 )
+@click.option(
+    "--throttle-storage",
+    envvar="MLFLOW_DEPLOYMENTS_THROTTLE_STORAGE_URI",
+    default=None,
+    help="Keep the rate-limit window in this store, e.g. redis://host:6379/0 (rediss:// for "
+    "TLS), so every worker naming it shares the endpoint's limit. Default: this process only.",
+)
 @_cli_errors
 def predict_batch(
-    target, name, endpoint, input_path, output_path, concurrency, retry_errors, progress
+    target,
+    name,
+    endpoint,
+    input_path,
+    output_path,
+    concurrency,
+    retry_errors,
+    progress,
+    throttle_storage,
 ):
     """Predict on every input line of ``-I``; write each result or error to ``-O``.
 
@@ -396,6 +412,7 @@ def predict_batch(
     The exit status is 1 if any input's prediction failed.
     """
     _check_name_or_endpoint(name, endpoint)
+    storage = throttle_storage_block(throttle_storage)  # a bad URI stops before any work
     inputs = read_inputs(input_path)
     output = OutputFile(output_path)
     output.prepare(len(inputs), retry_errors)
@@ -410,7 +427,7 @@ def predict_batch(
     todo = [i for i in range(len(inputs)) if i not in output.done]
     if todo:
         client = _client(target)
-        with output.appending(todo.__getitem__, _dumps_line) as write:
+        with storage, output.appending(todo.__getitem__, _dumps_line) as write:
             client.predict_batch(
                 endpoint,
                 [inputs[i] for i in todo],

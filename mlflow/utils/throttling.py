@@ -22,6 +22,12 @@ blocking calls made in it (the background runner starts their work from the call
 and ``asyncio.to_thread`` work; not other threads, nor ``ThreadPoolExecutor.submit`` work (run
 that with ``contextvars.copy_context().run``). Blocks nest, and every active limit applies;
 ``throttle(None)`` suspends the enclosing ones.
+
+Shared quotas. With ``storage_uri="redis://host:port/db"`` (or ``rediss://`` for TLS) the
+window lives in Redis: every process, on any machine, that names the same scope and limit
+shares one sliding window, so a fleet of batch workers together never exceeds the limit.
+Without it, ``throttle_storage(uri)`` blocks and then ``MLFLOW_DEPLOYMENTS_THROTTLE_STORAGE_URI``
+give the default; unset, the window is this process's (``memory://``).
 """
 
 from __future__ import annotations
@@ -31,7 +37,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from async_core.limits import open_store
 from async_core.throttle import Admission, get_throttle
+from mlflow.environment_variables import MLFLOW_DEPLOYMENTS_THROTTLE_STORAGE_URI
 from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
 
 __all__ = [
@@ -40,7 +48,9 @@ __all__ = [
     "combine",
     "current_admission",
     "limit_fields",
+    "storage_uri_default",
     "throttle",
+    "throttle_storage",
 ]
 
 
@@ -80,14 +90,60 @@ def limit_fields(limit: Any) -> tuple[Any, Any, Any]:
     )
 
 
-def admission_for(limit: Any, scope: str) -> Admission:
-    """The process-wide admission of ``limit`` for ``scope``; a bad limit raises
-    ``MlflowException`` (``INVALID_PARAMETER_VALUE``) that names the value and the fix."""
-    calls, period, _ = limit_fields(limit)
+_STORAGE: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "mlflow_throttle_storage", default=None
+)
+
+
+def check_storage_uri(uri: Any) -> str | None:
+    """``uri`` if it names a store the throttle can use; else ``MlflowException`` naming it
+    (without its password) and the accepted forms."""
+    if uri is None:
+        return None
     try:
-        return get_throttle().admission(scope, calls, period)
+        open_store(uri)
+    except ValueError as e:
+        raise MlflowException(f"{e}", error_code=INVALID_PARAMETER_VALUE) from None
+    return uri
+
+
+def storage_uri_default() -> str | None:
+    """The innermost ``throttle_storage`` block's URI, else
+    ``MLFLOW_DEPLOYMENTS_THROTTLE_STORAGE_URI``, else None (this process only)."""
+    return _STORAGE.get() or MLFLOW_DEPLOYMENTS_THROTTLE_STORAGE_URI.get() or None
+
+
+class throttle_storage:  # lower case: used like a function
+    """Limits resolved in the block (``set_limit``, advertised limits, ``throttle``) without a
+    ``storage_uri`` of their own keep their window in ``uri`` (e.g. ``"redis://host:6379/0"``)."""
+
+    __slots__ = ("_token", "uri")
+
+    def __init__(self, uri: str | None) -> None:
+        self.uri = check_storage_uri(uri)
+        self._token: contextvars.Token | None = None
+
+    def __enter__(self) -> throttle_storage:
+        self._token = _STORAGE.set(self.uri)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            _STORAGE.reset(self._token)
+            self._token = None
+
+
+def admission_for(limit: Any, scope: str, storage_uri: str | None = None) -> Admission:
+    """The admission of ``limit`` for ``scope``, in ``storage_uri``'s store (default:
+    :func:`storage_uri_default`); a bad limit or URI raises ``MlflowException``
+    (``INVALID_PARAMETER_VALUE``) that names the value and the fix."""
+    calls, period, _ = limit_fields(limit)
+    if storage_uri is None:
+        storage_uri = storage_uri_default()
+    try:
+        return get_throttle().admission(scope, calls, period, storage_uri)
     except ValueError as e:  # the throttle's messages name the value and the accepted forms
-        raise MlflowException(f"{e}", error_code=INVALID_PARAMETER_VALUE) from e
+        raise MlflowException(f"{e}", error_code=INVALID_PARAMETER_VALUE) from None
 
 
 class _JointSlot:
@@ -167,13 +223,18 @@ class throttle:  # lower case: used like a function, `with throttle(limit, scope
         scope: Who shares the limit: every block (in any thread or event loop) with the same
             scope and limit shares one budget. Defaults to the limit's ``key``; one of the two
             is required. Use, e.g., the API's base URL.
+        storage_uri: ``"redis://host:port/db"`` or ``"rediss://..."`` to share the budget with
+            every process (on any machine) that uses the same scope, limit and store;
+            ``"memory://"`` for this process only. Default: :func:`storage_uri_default`.
 
     Works as ``with`` and as ``async with``; the limit is checked when the object is created.
     """
 
     __slots__ = ("admission", "scope")
 
-    def __init__(self, limit: Any, scope: str | None = None) -> None:
+    def __init__(
+        self, limit: Any, scope: str | None = None, storage_uri: str | None = None
+    ) -> None:
         if limit is None:
             self.scope, self.admission = scope, None
             return
@@ -186,7 +247,7 @@ class throttle:  # lower case: used like a function, `with throttle(limit, scope
                 error_code=INVALID_PARAMETER_VALUE,
             )
         self.scope = scope
-        self.admission = admission_for(limit, scope)
+        self.admission = admission_for(limit, scope, storage_uri)
 
     def __enter__(self) -> throttle:
         parent = _ACTIVE.get()
