@@ -1,0 +1,259 @@
+"""Prometheus metrics at ``GET /metrics`` (prometheus-client's text format).
+
+Per ``endpoint`` and ``provider`` (the names the routes put in ``RequestInfo``; empty for requests
+that never reached an endpoint, such as 404s and refusals before routing):
+
+- ``mlflow_gateway_requests_total{endpoint,provider,status}``
+- ``mlflow_gateway_request_duration_seconds`` (histogram, whole request, streams included)
+- ``mlflow_gateway_time_to_first_byte_seconds`` (histogram, streams only)
+- ``mlflow_gateway_upstream_attempts_total`` and ``mlflow_gateway_upstream_retries_total``
+- ``mlflow_gateway_rate_limit_refusals_total``
+- ``mlflow_gateway_in_flight_requests`` (gauge; a request moves to its endpoint's series as soon
+  as the route names it)
+
+Labels only ever hold endpoint and provider names from the configuration and status codes:
+never a key, a header, a path or a body.
+
+Several workers: the parent process calls :func:`prepare_multiprocess_dir` BEFORE it starts the
+workers (it sets ``PROMETHEUS_MULTIPROC_DIR`` to a fresh temporary directory, which the workers
+inherit); each worker's ``/metrics`` then reports the sum over all workers. When a worker exits,
+the parent calls :func:`mark_worker_dead` with its pid, and :func:`cleanup_multiprocess_dir` at
+the end.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+
+from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    values,
+)
+
+from mlflow.gateway.server.access_log import INFO_FACTORY_KEY, ensure_request_info, status_of
+from mlflow.gateway.server.context import RequestInfo
+from mlflow.gateway.server.options import ServerOptions
+
+METRICS_PATH = "/metrics"
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+_LABELS = ("endpoint", "provider")
+# Gateway latencies run from sub-millisecond (cached errors) to minutes (long generations).
+_LATENCY_BUCKETS = (
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0
+)
+_TTFB_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+METRICS_KEY = web.AppKey("mlflow_gateway_metrics", object)
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get(MULTIPROC_ENV) or os.environ.get(MULTIPROC_ENV.lower())
+
+
+def prepare_multiprocess_dir() -> str:
+    """For the parent of several workers, before they start: a fresh directory for the workers'
+    metric files, exported as ``PROMETHEUS_MULTIPROC_DIR``. Returns its path."""
+    path = tempfile.mkdtemp(prefix="mlflow-gateway-metrics-")
+    os.environ[MULTIPROC_ENV] = path
+    return path
+
+
+def mark_worker_dead(pid: int) -> None:
+    """For the parent, when a worker exits: drop its live gauge (in-flight) files."""
+    path = multiprocess_dir()
+    if path:
+        multiprocess.mark_process_dead(pid, path)
+
+
+def cleanup_multiprocess_dir(path: str) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    if os.environ.get(MULTIPROC_ENV) == path:
+        del os.environ[MULTIPROC_ENV]
+
+
+class GatewayMetrics:
+    """The gateway's metric families, with label children cached per (endpoint, provider)."""
+
+    def __init__(self, registry: CollectorRegistry | None) -> None:
+        self.requests = Counter(
+            "mlflow_gateway_requests",
+            "Requests answered, by endpoint, provider and HTTP status.",
+            (*_LABELS, "status"),
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "mlflow_gateway_request_duration_seconds",
+            "Time to answer a request in full (to the end of a stream).",
+            _LABELS,
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.first_byte = Histogram(
+            "mlflow_gateway_time_to_first_byte_seconds",
+            "Streams: time until the first chunk was sent to the caller.",
+            _LABELS,
+            buckets=_TTFB_BUCKETS,
+            registry=registry,
+        )
+        self.attempts = Counter(
+            "mlflow_gateway_upstream_attempts",
+            "Requests sent to providers (first attempts and retries).",
+            _LABELS,
+            registry=registry,
+        )
+        self.retries = Counter(
+            "mlflow_gateway_upstream_retries",
+            "Upstream retries (attempts after the first).",
+            _LABELS,
+            registry=registry,
+        )
+        self.refusals = Counter(
+            "mlflow_gateway_rate_limit_refusals",
+            "Requests refused by the gateway's own rate limits (429).",
+            _LABELS,
+            registry=registry,
+        )
+        self.in_flight = Gauge(
+            "mlflow_gateway_in_flight_requests",
+            "Requests being served now.",
+            _LABELS,
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self._children: dict[tuple[str, str], tuple] = {}
+        self._status_children: dict[tuple[str, str, int], object] = {}
+
+    def _for(self, endpoint: str, provider: str) -> tuple:
+        key = (endpoint, provider)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self.duration.labels(endpoint, provider),
+                self.first_byte.labels(endpoint, provider),
+                self.attempts.labels(endpoint, provider),
+                self.retries.labels(endpoint, provider),
+                self.refusals.labels(endpoint, provider),
+                self.in_flight.labels(endpoint, provider),
+            )
+            self._children[key] = children
+        return children
+
+    def in_flight_child(self, endpoint: str, provider: str):
+        return self._for(endpoint, provider)[5]
+
+    def record(self, info: RequestInfo, status: int, seconds: float) -> None:
+        endpoint, provider = info.endpoint or "", info.provider or ""
+        duration, first_byte, attempts, retries, refusals, _ = self._for(endpoint, provider)
+        key = (endpoint, provider, status)
+        counter = self._status_children.get(key)
+        if counter is None:
+            counter = self._status_children[key] = self.requests.labels(
+                endpoint, provider, str(status)
+            )
+        counter.inc()
+        duration.observe(seconds)
+        if info.first_byte_seconds is not None:
+            first_byte.observe(info.first_byte_seconds)
+        if info.upstream_attempts:
+            attempts.inc(info.upstream_attempts)
+        if info.upstream_retries:
+            retries.inc(info.upstream_retries)
+        if info.rate_limited:
+            refusals.inc()
+
+
+class _InFlightInfo(RequestInfo):
+    """A RequestInfo whose in-flight count follows it when a route names its endpoint/provider."""
+
+    __slots__ = ("_metrics",)
+
+    def __setattr__(self, name: str, value) -> None:
+        if name == "endpoint" or name == "provider":
+            metrics = getattr(self, "_metrics", None)  # unset while the dataclass initialises
+            if metrics is not None:
+                before = metrics.in_flight_child(self.endpoint or "", self.provider or "")
+                object.__setattr__(self, name, value)
+                before.dec()
+                metrics.in_flight_child(self.endpoint or "", self.provider or "").inc()
+                return
+        object.__setattr__(self, name, value)
+
+    def start(self, metrics: GatewayMetrics) -> None:
+        metrics.in_flight_child(self.endpoint or "", self.provider or "").inc()
+        object.__setattr__(self, "_metrics", metrics)
+
+    def finish(self) -> None:
+        metrics = getattr(self, "_metrics", None)
+        if metrics is not None:
+            object.__setattr__(self, "_metrics", None)
+            metrics.in_flight_child(self.endpoint or "", self.provider or "").dec()
+
+
+def _build_middleware(metrics: GatewayMetrics):
+    @web.middleware
+    async def metrics_middleware(request: web.Request, handler):
+        info = ensure_request_info(request)
+        tracked = isinstance(info, _InFlightInfo) and getattr(info, "_metrics", None) is None
+        if tracked:
+            info.start(metrics)
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except BaseException as e:
+            status = status_of(e)
+            raise
+        finally:
+            if tracked:
+                info.finish()
+            metrics.record(info, status, time.perf_counter() - started)
+
+    return metrics_middleware
+
+
+def _build_handler(registry: CollectorRegistry | None):
+    async def scrape(request: web.Request) -> web.Response:
+        if registry is None:  # several workers: sum every worker's files at each scrape
+            target = CollectorRegistry()
+            multiprocess.MultiProcessCollector(target, path=multiprocess_dir())
+        else:
+            target = registry
+        body = generate_latest(target)
+        response = web.Response(body=body)
+        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return response
+
+    return scrape
+
+
+def install(app: web.Application, options: ServerOptions) -> None:
+    """Add ``GET /metrics`` and the middleware that records every request (if options.metrics)."""
+    if not options.metrics:
+        return
+    if multiprocess_dir():
+        # prometheus-client picks its value store when first imported; the directory may have
+        # been set after that (by our parent, before forking): pick again now.
+        if values.ValueClass is values.MutexValue:
+            values.ValueClass = values.get_value_class()
+        registry = None
+        metrics = GatewayMetrics(registry=None)
+    else:
+        registry = CollectorRegistry()
+        metrics = GatewayMetrics(registry=registry)
+    app[METRICS_KEY] = metrics
+    app[INFO_FACTORY_KEY] = _InFlightInfo
+    app.middlewares.append(_build_middleware(metrics))
+    app.router.add_get(METRICS_PATH, _build_handler(registry))
