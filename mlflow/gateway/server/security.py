@@ -52,6 +52,7 @@ _EXPOSED_HEADERS = (
 _ALLOWED_METHODS = "GET, POST, PUT, DELETE, OPTIONS, PATCH"
 _PREFLIGHT_MAX_AGE = "600"
 _SLASHES = re.compile(r"/{2,}")
+_BODY_HEADERS = frozenset({"content-length", "content-type", "transfer-encoding"})
 
 
 def default_allowed_hosts() -> list[str]:
@@ -187,6 +188,19 @@ def _plain(status: int, text: str) -> web.Response:
     return web.Response(status=status, text=text, content_type="text/plain")
 
 
+def _preflight(request: web.Request, origin: str, origins: tuple[str, ...]) -> web.Response:
+    if not is_allowed_origin(origins, origin):
+        _logger.warning("Blocked cross-origin preflight from %s", ascii(origin[:200]))
+        return _plain(403, CORS_BLOCKED_MSG)
+    response = web.Response(status=204)
+    response.headers["Access-Control-Allow-Methods"] = _ALLOWED_METHODS
+    requested = request.headers.get("Access-Control-Request-Headers")
+    if requested:
+        response.headers["Access-Control-Allow-Headers"] = requested
+    response.headers["Access-Control-Max-Age"] = _PREFLIGHT_MAX_AGE
+    return response
+
+
 def _build_middleware(settings: SecuritySettings):
     allowed_hosts = settings.allowed_hosts
     check_hosts = settings.check_hosts
@@ -204,31 +218,34 @@ def _build_middleware(settings: SecuritySettings):
                 )
                 return _plain(403, INVALID_HOST_MSG)
         origin = request.headers.get("Origin")
-        if origin is None:
-            return await handler(request)
         method = request.method
-        protected = is_protected_path(path)
-        if method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
-            if not protected:
-                return await handler(request)
-            if not is_allowed_origin(origins, origin):
-                _logger.warning("Blocked cross-origin preflight from %s", ascii(origin[:200]))
+        if origin is not None:
+            protected = is_protected_path(path)
+            if method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+                if protected:
+                    return _preflight(request, origin, origins)
+            elif (
+                protected
+                and method in STATE_CHANGING_METHODS
+                and not is_allowed_origin(origins, origin)
+            ):
+                _logger.warning("Blocked cross-origin request from %s", ascii(origin[:200]))
                 return _plain(403, CORS_BLOCKED_MSG)
-            response = web.Response(status=204)
-            requested = request.headers.get("Access-Control-Request-Headers")
-            response.headers["Access-Control-Allow-Methods"] = _ALLOWED_METHODS
-            if requested:
-                response.headers["Access-Control-Allow-Headers"] = requested
-            response.headers["Access-Control-Max-Age"] = _PREFLIGHT_MAX_AGE
-            return response
+        response = await handler(request)
         if (
-            protected
-            and method in STATE_CHANGING_METHODS
-            and not is_allowed_origin(origins, origin)
+            method == "OPTIONS"
+            and response.status == 200
+            and not response.prepared
+            and is_protected_path(path)
         ):
-            _logger.warning("Blocked cross-origin request from %s", ascii(origin[:200]))
-            return _plain(403, CORS_BLOCKED_MSG)
-        return await handler(request)
+            # MLflow answers API OPTIONS with 204 No Content.
+            kept = {
+                name: value
+                for name, value in response.headers.items()
+                if name.lower() not in _BODY_HEADERS
+            }
+            response = web.Response(status=204, headers=kept)
+        return response
 
     return security_middleware
 
@@ -242,9 +259,6 @@ def _build_header_hook(settings: SecuritySettings):
         headers["X-Content-Type-Options"] = "nosniff"
         if frame is not None:
             headers["X-Frame-Options"] = frame
-        path = request.path
-        if request.method == "OPTIONS" and response.status == 200 and is_protected_path(path):
-            response.set_status(204)
         origin = request.headers.get("Origin")
         if not origin:
             return
