@@ -194,14 +194,16 @@ def guarded_connector(**kwargs: Any) -> aiohttp.TCPConnector:
 
 
 def guarded_session_factory(
-    trace_configs: list | None = None, auto_decompress: bool = True
+    trace_configs: list | None = None,
+    auto_decompress: bool = True,
+    connector: aiohttp.BaseConnector | None = None,
 ) -> aiohttp.ClientSession:
     """Same signature and options as ``async_core.sessions.default_session_factory``, with the
     guarded connector and redirects refused. Call it on the loop that will use the session."""
     refuse = aiohttp.TraceConfig()
     refuse.on_request_redirect.append(_refuse_redirect)
     return aiohttp.ClientSession(
-        connector=guarded_connector(),
+        connector=connector if connector is not None else guarded_connector(),
         trust_env=False,
         auto_decompress=auto_decompress,
         trace_configs=[*(trace_configs or []), refuse],
