@@ -28,16 +28,11 @@ _SANE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _MAX_PATH = 512
 CLIENT_CLOSED = 499
 
-#: A factory for the request's RequestInfo (metrics puts one that tracks in-flight requests).
-INFO_FACTORY_KEY = web.AppKey("mlflow_gateway_request_info_factory", object)
-
-
 def ensure_request_info(request: web.Request) -> RequestInfo:
     """The request's RequestInfo, created (and made current) by the first middleware to ask."""
     info = request.get(REQUEST_INFO_KEY)
     if info is None:
-        factory = request.app.get(INFO_FACTORY_KEY, RequestInfo)
-        info = factory()
+        info = RequestInfo()
         request[REQUEST_INFO_KEY] = info
         current_request_info.set(info)
     return info
@@ -85,7 +80,8 @@ def _build_middleware(log_lines: bool):
             raise
         finally:
             if access_logger.isEnabledFor(logging.INFO):
-                _log_line(request, info, status, started)
+                # Inner layers may have swapped in a richer RequestInfo (metrics does).
+                _log_line(request, request.get(REQUEST_INFO_KEY, info), status, started)
 
     return access_log_middleware
 

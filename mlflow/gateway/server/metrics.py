@@ -23,6 +23,7 @@ the end.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -40,8 +41,8 @@ from prometheus_client import (
     values,
 )
 
-from mlflow.gateway.server.access_log import INFO_FACTORY_KEY, ensure_request_info, status_of
-from mlflow.gateway.server.context import RequestInfo
+from mlflow.gateway.server.access_log import status_of
+from mlflow.gateway.server.context import REQUEST_INFO_KEY, RequestInfo, current_request_info
 from mlflow.gateway.server.options import ServerOptions
 
 METRICS_PATH = "/metrics"
@@ -200,12 +201,29 @@ class _InFlightInfo(RequestInfo):
             metrics.in_flight_child(self.endpoint or "", self.provider or "").dec()
 
 
+_INFO_FIELDS = tuple(f.name for f in dataclasses.fields(RequestInfo))
+
+
+def _tracked_info(request: web.Request):
+    """The request's RequestInfo as an _InFlightInfo (a copy replacing a plain one, made current
+    for the inner layers), and the ContextVar token to reset, if one was set."""
+    info = request.get(REQUEST_INFO_KEY)
+    if isinstance(info, _InFlightInfo):
+        return info, None
+    tracked = _InFlightInfo()
+    if info is not None:
+        for name in _INFO_FIELDS:
+            object.__setattr__(tracked, name, getattr(info, name))
+    request[REQUEST_INFO_KEY] = tracked
+    return tracked, current_request_info.set(tracked)
+
+
 def _build_middleware(metrics: GatewayMetrics):
     @web.middleware
     async def metrics_middleware(request: web.Request, handler):
-        info = ensure_request_info(request)
-        tracked = isinstance(info, _InFlightInfo) and getattr(info, "_metrics", None) is None
-        if tracked:
+        info, token = _tracked_info(request)
+        owner = getattr(info, "_metrics", None) is None
+        if owner:
             info.start(metrics)
         started = time.perf_counter()
         status = 500
@@ -217,9 +235,11 @@ def _build_middleware(metrics: GatewayMetrics):
             status = status_of(e)
             raise
         finally:
-            if tracked:
+            if owner:
                 info.finish()
             metrics.record(info, status, time.perf_counter() - started)
+            if token is not None:
+                current_request_info.reset(token)
 
     return metrics_middleware
 
@@ -254,6 +274,11 @@ def install(app: web.Application, options: ServerOptions) -> None:
         registry = CollectorRegistry()
         metrics = GatewayMetrics(registry=registry)
     app[METRICS_KEY] = metrics
-    app[INFO_FACTORY_KEY] = _InFlightInfo
-    app.middlewares.append(_build_middleware(metrics))
+    # Record every request, refusals by security, auth and rate limits included: sit just inside
+    # the access log (outside those layers), wherever the app factory calls this install.
+    position = len(app.middlewares)
+    for index, middleware in enumerate(app.middlewares):
+        if getattr(middleware, "__name__", "") == "access_log_middleware":
+            position = index + 1
+    app.middlewares.insert(position, _build_middleware(metrics))
     app.router.add_get(METRICS_PATH, _build_handler(registry))
