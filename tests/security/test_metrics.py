@@ -128,4 +128,6 @@ def test_multiprocess_mode_sums_every_worker(tmp_path):
     assert value(m, "mlflow_gateway_requests_total", **ep, status="200") == 6
     assert value(m, "mlflow_gateway_upstream_attempts_total", **ep) == 12
     assert value(m, "mlflow_gateway_request_duration_seconds_count", **ep) == 6
-    assert any(name.endswith(".db") for name in os.listdir(directory))
+    # The scrape is in flight in the scraping worker when it publishes its counts.
+    assert value(m, "mlflow_gateway_in_flight_requests", endpoint="", provider="") == 1
+    assert any(name.startswith("gauge_livesum_") for name in os.listdir(directory))

@@ -3,7 +3,7 @@
 Fields: ``request_id method path endpoint status duration_ms attempts``. The path is the raw
 (percent-encoded) path without its query string, which may carry a key; bodies and headers are
 never logged. The request id is the caller's ``X-Request-Id`` when it is sane (1-128 characters
-from ``A-Z a-z 0-9 . _ : -``), otherwise a new one; it is echoed in the response's
+from ``A-Z a-z 0-9 . _ : -``), otherwise a new 32-hex one; it is echoed in the response's
 ``X-Request-Id`` (streams included) and kept in ``RequestInfo.request_id``.
 
 A request whose client went away before the answer is logged with status 499.
@@ -11,10 +11,11 @@ A request whose client went away before the answer is logged with status 499.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
 import time
-import uuid
 
 from aiohttp import web
 
@@ -50,11 +51,17 @@ def status_of(exc: BaseException) -> int:
     return 500
 
 
+# Generated ids: a random per-process prefix and a counter (unique across workers and restarts,
+# and far cheaper per request than uuid4).
+_ID_PREFIX = os.urandom(8).hex()
+_ids = itertools.count(1)
+
+
 def _request_id(request: web.Request) -> str:
     given = request.headers.get(REQUEST_ID_HEADER)
     if given and _SANE_ID.fullmatch(given):
         return given
-    return uuid.uuid4().hex
+    return f"{_ID_PREFIX}{next(_ids):016x}"
 
 
 def _loggable_path(request: web.Request) -> str:

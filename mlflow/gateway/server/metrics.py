@@ -8,8 +8,8 @@ that never reached an endpoint, such as 404s and refusals before routing):
 - ``mlflow_gateway_time_to_first_byte_seconds`` (histogram, streams only)
 - ``mlflow_gateway_upstream_attempts_total`` and ``mlflow_gateway_upstream_retries_total``
 - ``mlflow_gateway_rate_limit_refusals_total``
-- ``mlflow_gateway_in_flight_requests`` (gauge; a request moves to its endpoint's series as soon
-  as the route names it)
+- ``mlflow_gateway_in_flight_requests`` (gauge; a request counts under its endpoint as soon as
+  the route names it)
 
 Labels only ever hold endpoint and provider names from the configuration and status codes:
 never a key, a header, a path or a body.
@@ -23,7 +23,8 @@ the end.
 
 from __future__ import annotations
 
-import dataclasses
+import asyncio
+import contextlib
 import os
 import shutil
 import tempfile
@@ -40,9 +41,10 @@ from prometheus_client import (
     multiprocess,
     values,
 )
+from prometheus_client.core import GaugeMetricFamily
 
 from mlflow.gateway.server.access_log import status_of
-from mlflow.gateway.server.context import REQUEST_INFO_KEY, RequestInfo, current_request_info
+from mlflow.gateway.server.context import REQUEST_INFO_KEY, RequestInfo
 from mlflow.gateway.server.options import ServerOptions
 
 METRICS_PATH = "/metrics"
@@ -56,6 +58,8 @@ _LATENCY_BUCKETS = (
 _TTFB_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 METRICS_KEY = web.AppKey("mlflow_gateway_metrics", object)
+#: Multi-process mode: seconds between a worker's writes of its in-flight counts.
+PUBLISH_INTERVAL = 1.0
 
 
 def multiprocess_dir() -> str | None:
@@ -125,13 +129,6 @@ class GatewayMetrics:
             _LABELS,
             registry=registry,
         )
-        self.in_flight = Gauge(
-            "mlflow_gateway_in_flight_requests",
-            "Requests being served now.",
-            _LABELS,
-            registry=registry,
-            multiprocess_mode="livesum",
-        )
         self._children: dict[tuple[str, str], tuple] = {}
         self._status_children: dict[tuple[str, str, int], object] = {}
 
@@ -145,17 +142,13 @@ class GatewayMetrics:
                 self.attempts.labels(endpoint, provider),
                 self.retries.labels(endpoint, provider),
                 self.refusals.labels(endpoint, provider),
-                self.in_flight.labels(endpoint, provider),
             )
             self._children[key] = children
         return children
 
-    def in_flight_child(self, endpoint: str, provider: str):
-        return self._for(endpoint, provider)[5]
-
     def record(self, info: RequestInfo, status: int, seconds: float) -> None:
         endpoint, provider = info.endpoint or "", info.provider or ""
-        duration, first_byte, attempts, retries, refusals, _ = self._for(endpoint, provider)
+        duration, first_byte, attempts, retries, refusals = self._for(endpoint, provider)
         key = (endpoint, provider, status)
         counter = self._status_children.get(key)
         if counter is None:
@@ -174,57 +167,63 @@ class GatewayMetrics:
             refusals.inc()
 
 
-class _InFlightInfo(RequestInfo):
-    """A RequestInfo whose in-flight count follows it when a route names its endpoint/provider."""
+class InFlight:
+    """The requests being served by this process, counted per (endpoint, provider) when asked.
 
-    __slots__ = ("_metrics",)
+    A request costs one set insertion and one removal; the count reads each live RequestInfo's
+    current endpoint, so a request moves to its endpoint as soon as the route names it. Several
+    workers: each worker writes its own counts into the multi-process gauge (livesum) at every
+    scrape it answers and every ``refresh_interval`` seconds, so other workers' counts are at
+    most that old."""
 
-    def __setattr__(self, name: str, value) -> None:
-        if name == "endpoint" or name == "provider":
-            metrics = getattr(self, "_metrics", None)  # unset while the dataclass initialises
-            if metrics is not None:
-                before = metrics.in_flight_child(self.endpoint or "", self.provider or "")
-                object.__setattr__(self, name, value)
-                before.dec()
-                metrics.in_flight_child(self.endpoint or "", self.provider or "").inc()
-                return
-        object.__setattr__(self, name, value)
+    def __init__(self, gauge: Gauge | None) -> None:
+        # RequestInfo is an unhashable dataclass: held by identity.
+        self.live: dict[int, RequestInfo] = {}
+        self._gauge = gauge
+        self._published: set[tuple[str, str]] = set()
 
-    def start(self, metrics: GatewayMetrics) -> None:
-        metrics.in_flight_child(self.endpoint or "", self.provider or "").inc()
-        object.__setattr__(self, "_metrics", metrics)
+    def counts(self) -> dict[tuple[str, str], int]:
+        """Live requests per (endpoint, provider), with 0 for label sets seen before."""
+        counts = dict.fromkeys(self._published, 0)
+        for info in list(self.live.values()):
+            key = (info.endpoint or "", info.provider or "")
+            counts[key] = counts.get(key, 0) + 1
+        self._published.update(counts)
+        return counts
 
-    def finish(self) -> None:
-        metrics = getattr(self, "_metrics", None)
-        if metrics is not None:
-            object.__setattr__(self, "_metrics", None)
-            metrics.in_flight_child(self.endpoint or "", self.provider or "").dec()
-
-
-_INFO_FIELDS = tuple(f.name for f in dataclasses.fields(RequestInfo))
-
-
-def _tracked_info(request: web.Request):
-    """The request's RequestInfo as an _InFlightInfo (a copy replacing a plain one, made current
-    for the inner layers), and the ContextVar token to reset, if one was set."""
-    info = request.get(REQUEST_INFO_KEY)
-    if isinstance(info, _InFlightInfo):
-        return info, None
-    tracked = _InFlightInfo()
-    if info is not None:
-        for name in _INFO_FIELDS:
-            object.__setattr__(tracked, name, getattr(info, name))
-    request[REQUEST_INFO_KEY] = tracked
-    return tracked, current_request_info.set(tracked)
+    def publish(self) -> None:
+        """Multi-process mode: write this worker's counts into the livesum gauge."""
+        for key, count in self.counts().items():
+            self._gauge.labels(*key).set(count)
 
 
-def _build_middleware(metrics: GatewayMetrics):
+class _InFlightCollector:
+    """Single-process mode: the in-flight gauge, computed at scrape time."""
+
+    def __init__(self, in_flight: InFlight) -> None:
+        self._in_flight = in_flight
+
+    def collect(self):
+        family = GaugeMetricFamily(
+            "mlflow_gateway_in_flight_requests", "Requests being served now.", labels=_LABELS
+        )
+        for (endpoint, provider), count in sorted(self._in_flight.counts().items()):
+            family.add_metric([endpoint, provider], count)
+        yield family
+
+
+def _build_middleware(metrics: GatewayMetrics, in_flight: InFlight):
+    live = in_flight.live
+    record = metrics.record
+
     @web.middleware
     async def metrics_middleware(request: web.Request, handler):
-        info, token = _tracked_info(request)
-        owner = getattr(info, "_metrics", None) is None
-        if owner:
-            info.start(metrics)
+        info = request.get(REQUEST_INFO_KEY)
+        if info is None:
+            info = RequestInfo()
+            request[REQUEST_INFO_KEY] = info
+        key = id(info)
+        live[key] = info
         started = time.perf_counter()
         status = 500
         try:
@@ -235,18 +234,16 @@ def _build_middleware(metrics: GatewayMetrics):
             status = status_of(e)
             raise
         finally:
-            if owner:
-                info.finish()
-            metrics.record(info, status, time.perf_counter() - started)
-            if token is not None:
-                current_request_info.reset(token)
+            del live[key]
+            record(info, status, time.perf_counter() - started)
 
     return metrics_middleware
 
 
-def _build_handler(registry: CollectorRegistry | None):
+def _build_handler(registry: CollectorRegistry | None, in_flight: InFlight):
     async def scrape(request: web.Request) -> web.Response:
         if registry is None:  # several workers: sum every worker's files at each scrape
+            in_flight.publish()
             target = CollectorRegistry()
             multiprocess.MultiProcessCollector(target, path=multiprocess_dir())
         else:
@@ -259,20 +256,49 @@ def _build_handler(registry: CollectorRegistry | None):
     return scrape
 
 
+def _publisher(in_flight: InFlight, interval: float):
+    async def publish_periodically(app: web.Application):
+        async def loop() -> None:
+            while True:
+                in_flight.publish()
+                await asyncio.sleep(interval)
+
+        task = asyncio.get_running_loop().create_task(loop())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        in_flight.live.clear()
+        in_flight.publish()
+
+    return publish_periodically
+
+
 def install(app: web.Application, options: ServerOptions) -> None:
     """Add ``GET /metrics`` and the middleware that records every request (if options.metrics)."""
     if not options.metrics:
         return
     if multiprocess_dir():
         # prometheus-client picks its value store when first imported; the directory may have
-        # been set after that (by our parent, before forking): pick again now.
+        # been set after that (by our parent): pick again now, before creating any metric.
         if values.ValueClass is values.MutexValue:
             values.ValueClass = values.get_value_class()
         registry = None
         metrics = GatewayMetrics(registry=None)
+        gauge = Gauge(
+            "mlflow_gateway_in_flight_requests",
+            "Requests being served now.",
+            _LABELS,
+            registry=None,
+            multiprocess_mode="livesum",
+        )
+        in_flight = InFlight(gauge)
+        app.cleanup_ctx.append(_publisher(in_flight, PUBLISH_INTERVAL))
     else:
         registry = CollectorRegistry()
         metrics = GatewayMetrics(registry=registry)
+        in_flight = InFlight(None)
+        registry.register(_InFlightCollector(in_flight))
     app[METRICS_KEY] = metrics
     # Record every request, refusals by security, auth and rate limits included: sit just inside
     # the access log (outside those layers), wherever the app factory calls this install.
@@ -280,5 +306,5 @@ def install(app: web.Application, options: ServerOptions) -> None:
     for index, middleware in enumerate(app.middlewares):
         if getattr(middleware, "__name__", "") == "access_log_middleware":
             position = index + 1
-    app.middlewares.insert(position, _build_middleware(metrics))
-    app.router.add_get(METRICS_PATH, _build_handler(registry))
+    app.middlewares.insert(position, _build_middleware(metrics, in_flight))
+    app.router.add_get(METRICS_PATH, _build_handler(registry, in_flight))

@@ -184,12 +184,32 @@ def is_protected_path(path: str) -> bool:
     return path.startswith(PROTECTED_PREFIXES) and path not in ("/test", "/api/test")
 
 
+class _Decisions:
+    """A bounded memo of a pure host/origin decision (the same few values arrive all day)."""
+
+    __slots__ = ("_decide", "_memo")
+    _LIMIT = 1024
+
+    def __init__(self, decide) -> None:
+        self._decide = decide
+        self._memo: dict[str, bool] = {}
+
+    def __call__(self, value: str) -> bool:
+        found = self._memo.get(value)
+        if found is None:
+            found = self._decide(value)
+            if len(self._memo) >= self._LIMIT:
+                self._memo.clear()  # attacker-chosen values cannot grow it without bound
+            self._memo[value] = found
+        return found
+
+
 def _plain(status: int, text: str) -> web.Response:
     return web.Response(status=status, text=text, content_type="text/plain")
 
 
-def _preflight(request: web.Request, origin: str, origins: tuple[str, ...]) -> web.Response:
-    if not is_allowed_origin(origins, origin):
+def _preflight(request: web.Request, origin: str, origin_allowed) -> web.Response:
+    if not origin_allowed(origin):
         _logger.warning("Blocked cross-origin preflight from %s", ascii(origin[:200]))
         return _plain(403, CORS_BLOCKED_MSG)
     response = web.Response(status=204)
@@ -201,17 +221,17 @@ def _preflight(request: web.Request, origin: str, origins: tuple[str, ...]) -> w
     return response
 
 
-def _build_middleware(settings: SecuritySettings):
+def _build_middleware(settings: SecuritySettings, origin_allowed: _Decisions):
     allowed_hosts = settings.allowed_hosts
     check_hosts = settings.check_hosts
-    origins = settings.allowed_origins
+    host_allowed = _Decisions(lambda host: is_allowed_host(allowed_hosts, host))
 
     @web.middleware
     async def security_middleware(request: web.Request, handler):
         path = request.path
         if check_hosts and path not in HEALTH_ENDPOINTS:
             host = request.headers.get("Host", "")
-            if not is_allowed_host(allowed_hosts, host):
+            if not host_allowed(host):
                 # The Host value is attacker-chosen: log it escaped and bounded.
                 _logger.warning(
                     "Rejected request with invalid Host header: %s", ascii(host[:200])
@@ -223,11 +243,11 @@ def _build_middleware(settings: SecuritySettings):
             protected = is_protected_path(path)
             if method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
                 if protected:
-                    return _preflight(request, origin, origins)
+                    return _preflight(request, origin, origin_allowed)
             elif (
                 protected
                 and method in STATE_CHANGING_METHODS
-                and not is_allowed_origin(origins, origin)
+                and not origin_allowed(origin)
             ):
                 _logger.warning("Blocked cross-origin request from %s", ascii(origin[:200]))
                 return _plain(403, CORS_BLOCKED_MSG)
@@ -250,9 +270,8 @@ def _build_middleware(settings: SecuritySettings):
     return security_middleware
 
 
-def _build_header_hook(settings: SecuritySettings):
+def _build_header_hook(settings: SecuritySettings, origin_allowed: _Decisions):
     frame = settings.x_frame_options
-    origins = settings.allowed_origins
 
     async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
         headers = response.headers
@@ -263,7 +282,7 @@ def _build_header_hook(settings: SecuritySettings):
         if not origin:
             return
         headers.add("Vary", "Origin")
-        if is_allowed_origin(origins, origin):
+        if origin_allowed(origin):
             # Credentialed CORS: echo the origin (a literal "*" cannot carry credentials).
             headers["Access-Control-Allow-Origin"] = origin
             headers["Access-Control-Allow-Credentials"] = "true"
@@ -285,5 +304,7 @@ def install(app: web.Application, options: ServerOptions) -> None:
             "CORS allowed origins is '*': any web page may call this gateway from a browser "
             "with credentials. Use an explicit origin list in production."
         )
-    app.middlewares.append(_build_middleware(settings))
-    app.on_response_prepare.append(_build_header_hook(settings))
+    origins = settings.allowed_origins
+    origin_allowed = _Decisions(lambda origin: is_allowed_origin(origins, origin))
+    app.middlewares.append(_build_middleware(settings, origin_allowed))
+    app.on_response_prepare.append(_build_header_hook(settings, origin_allowed))
