@@ -93,9 +93,11 @@ def _build_middleware(log_lines: bool):
     return access_log_middleware
 
 
+_LINE = "request_id=%s method=%s path=%s endpoint=%s status=%d duration_ms=%.2f attempts=%d"
+
+
 def _log_line(request: web.Request, info: RequestInfo, status: int, started: float) -> None:
-    access_logger.info(
-        "request_id=%s method=%s path=%s endpoint=%s status=%d duration_ms=%.2f attempts=%d",
+    args = (
         info.request_id,
         request.method,
         _loggable_path(request),
@@ -103,6 +105,11 @@ def _log_line(request: web.Request, info: RequestInfo, status: int, started: flo
         status,
         (time.perf_counter() - started) * 1000.0,
         info.upstream_attempts,
+    )
+    # makeRecord + handle is logger.info without the caller lookup (a stack walk per line):
+    # same handlers, filters and propagation, half the cost.
+    access_logger.handle(
+        access_logger.makeRecord(access_logger.name, logging.INFO, __file__, 0, _LINE, args, None)
     )
 
 

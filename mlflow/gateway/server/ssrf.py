@@ -197,6 +197,7 @@ def guarded_session_factory(
     trace_configs: list | None = None,
     auto_decompress: bool = True,
     connector: aiohttp.BaseConnector | None = None,
+    **options: Any,
 ) -> aiohttp.ClientSession:
     """Same signature and options as ``async_core.sessions.default_session_factory``, with the
     guarded connector and redirects refused. Call it on the loop that will use the session."""
@@ -207,24 +208,22 @@ def guarded_session_factory(
         trust_env=False,
         auto_decompress=auto_decompress,
         trace_configs=[*(trace_configs or []), refuse],
+        **options,
     )
 
 
 def guarded_transport(*, decompress: bool = True):
     """An ``async_core`` transport whose sessions are guarded: pass it as
-    ``AsyncClient(transport=guarded_transport())``; ``await client.aclose()`` closes them."""
+    ``AsyncClient(transport=guarded_transport())`` and close it with ``await transport.aclose()``
+    (a client does not close a transport it was given)."""
     from async_core import transport as core_transport
     from async_core.sessions import SessionPool
 
-    def plain() -> aiohttp.ClientSession:
-        return guarded_session_factory(auto_decompress=decompress)
+    # The engine's request class tells throttled requests when their headers went out.
+    request_class = getattr(core_transport, "_SentSignallingRequest", None)
+    extra = {} if request_class is None else {"request_class": request_class}
 
-    def traced() -> aiohttp.ClientSession:
-        # Throttled requests need to know when their headers went out (the engine's trace).
-        trace = aiohttp.TraceConfig()
-        on_sent = getattr(core_transport, "_headers_sent", None)
-        if on_sent is not None:
-            trace.on_request_headers_sent.append(on_sent)
-        return guarded_session_factory(trace_configs=[trace], auto_decompress=decompress)
+    def build() -> aiohttp.ClientSession:
+        return guarded_session_factory(auto_decompress=decompress, **extra)
 
-    return core_transport.AiohttpTransport(SessionPool(plain), SessionPool(traced))
+    return core_transport.AiohttpTransport(SessionPool(build), decompress=decompress)
