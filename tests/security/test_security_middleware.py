@@ -327,3 +327,12 @@ async def test_rejected_host_is_logged_escaped(caplog):
         "Rejected request with invalid Host header: 'evil.com'" in rec.getMessage()
         for rec in caplog.records
     )
+
+
+def test_decision_memo_is_bounded():
+    calls = []
+    memo = security._Decisions(lambda value: calls.append(value) or value.startswith("ok"))
+    assert memo("ok.example") and memo("ok.example") and len(calls) == 1
+    for n in range(3000):  # attacker-chosen Host values
+        assert not memo(f"evil-{n}.example")
+    assert len(memo._memo) <= security._Decisions._LIMIT

@@ -122,9 +122,12 @@ async def test_secret_scan(gateway, caplog):
         await call("GET", f"/api/2.0/endpoints/?api_key={CALLER_KEY}", headers=AUTH),
         await call("GET", "/api/2.0/endpoints/chat", headers=AUTH),
         await call("POST", "/endpoints/nope/invocations", json=CHAT, headers=AUTH),
+        # A key where a name belongs must not become a metric label or a log field.
+        await call("POST", "/v1/chat/completions", json={**CHAT, "model": CALLER_KEY},
+                   headers=AUTH),
         await call("GET", "/metrics"),
     ]
-    assert statuses == [200, 200, 502, 500, 401, 200, 200, 404, 200]
+    assert statuses == [200, 200, 502, 500, 401, 200, 200, 404, 404, 200]
     logged = "\n".join(
         rec.getMessage() + (rec.exc_text or "") for rec in caplog.records
     )
