@@ -131,3 +131,21 @@ def test_multiprocess_mode_sums_every_worker(tmp_path):
     # The scrape is in flight in the scraping worker when it publishes its counts.
     assert value(m, "mlflow_gateway_in_flight_requests", endpoint="", provider="") == 1
     assert any(name.startswith("gauge_livesum_") for name in os.listdir(directory))
+
+
+def test_multiprocess_dir_lifecycle(monkeypatch):
+    from mlflow.gateway.server import metrics
+
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    path = metrics.prepare_multiprocess_dir()
+    try:
+        assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == path and os.listdir(path) == []
+        live = Path(path, "gauge_livesum_4242.db")
+        kept = Path(path, "counter_4242.db")
+        live.write_bytes(b"")
+        kept.write_bytes(b"")
+        metrics.mark_worker_dead(4242)
+        assert not live.exists() and kept.exists()  # counts of a dead worker stay summed
+    finally:
+        metrics.cleanup_multiprocess_dir(path)
+    assert not os.path.exists(path) and "PROMETHEUS_MULTIPROC_DIR" not in os.environ
