@@ -141,3 +141,22 @@ async def test_secret_scan(gateway, caplog):
         # Not even a recognisable piece of it.
         assert secret[-12:] not in everything
     assert re.search(r"status=500", logged)  # the scan did see the failing requests' lines
+
+
+async def test_openai_sdk_with_caller_keys(gateway):
+    import openai
+
+    session, _ = gateway
+    base = str(session._base_url).rstrip("/") + "/v1"
+    good = openai.AsyncOpenAI(base_url=base, api_key=CALLER_KEY, max_retries=0)
+    bad = openai.AsyncOpenAI(base_url=base, api_key="not-a-key", max_retries=0)
+    try:
+        reply = await good.chat.completions.create(model="chat", messages=CHAT["messages"])
+        assert reply.choices[0].message.content == "chat: hello"
+        with pytest.raises(openai.AuthenticationError) as info:
+            await bad.chat.completions.create(model="chat", messages=CHAT["messages"])
+        assert info.value.status_code == 401
+        assert "Invalid API key" in str(info.value)
+    finally:
+        await good.close()
+        await bad.close()

@@ -119,10 +119,17 @@ def load_caller_keys(options: ServerOptions, environ=os.environ) -> CallerKeys |
     return CallerKeys(tuple(entries))
 
 
-def _unauthorized(message: str) -> web.Response:
+def _unauthorized(message: str, code: str) -> web.Response:
+    # "detail" is the gateway's (MLflow's) error shape; "error" is OpenAI's, so the openai SDK
+    # on /v1 shows the message (AuthenticationError) as it would for api.openai.com.
+    body = {
+        "detail": message,
+        "error": {"message": message, "type": "invalid_request_error", "param": None,
+                  "code": code},
+    }
     return web.Response(
         status=401,
-        text=json.dumps({"detail": message}),
+        text=json.dumps(body),
         content_type="application/json",
         headers={"WWW-Authenticate": _WWW_AUTHENTICATE},
     )
@@ -151,11 +158,14 @@ def _build_middleware(keys: CallerKeys):
         if token is None:
             return _unauthorized(
                 "Missing API key. Send 'Authorization: Bearer <key>' with a key the gateway "
-                "operator gave you."
+                "operator gave you.",
+                "missing_api_key",
             )
         caller = keys.identify(token)
         if caller is None:
-            return _unauthorized("Invalid API key. Check the key the gateway operator gave you.")
+            return _unauthorized(
+                "Invalid API key. Check the key the gateway operator gave you.", "invalid_api_key"
+            )
         request[CALLER_KEY] = caller
         return await handler(request)
 
