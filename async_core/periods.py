@@ -1,43 +1,10 @@
-"""The one parser of rate-limit renewal periods: ``"second"``, ``"minute"``, ``"5 minutes"``, ...
+"""Kept importable: the one period parser lives in :mod:`async_core.limits.periods`."""
 
-Both the gateway configuration (to validate a ``Limit``) and the throttle (to size its bucket) use
-it, so a period the config accepts is always one the throttle understands.
-"""
+from async_core.limits.periods import (
+    ACCEPTED_FORMS,
+    UNIT_SECONDS,
+    InvalidPeriodError,
+    parse_period,
+)
 
-from __future__ import annotations
-
-import re
-from functools import lru_cache
-
-UNIT_SECONDS: dict[str, int] = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
-
-_PERIOD = re.compile(r"^\s*(?:([0-9]{1,12})\s*)?(second|minute|hour|day)s?\s*$", re.IGNORECASE)
-_MAX_CHARS = 64
-
-ACCEPTED_FORMS = "'second', 'minute', 'hour' or 'day', optionally with a count such as '5 minutes'"
-
-
-class InvalidPeriodError(ValueError):
-    """A renewal period the throttle cannot understand."""
-
-
-def parse_period(period: str) -> float:
-    """Return the length in seconds of a renewal period such as ``"minute"`` or ``"10 seconds"``."""
-    if not isinstance(period, str):
-        raise InvalidPeriodError(
-            f"Invalid renewal period {period!r}: expected a string, one of {ACCEPTED_FORMS}."
-        )
-    return _parse(period)
-
-
-@lru_cache(maxsize=256)
-def _parse(period: str) -> float:
-    match = _PERIOD.match(period) if len(period) <= _MAX_CHARS else None
-    if match is None:
-        raise InvalidPeriodError(f"Invalid renewal period {period!r}: use {ACCEPTED_FORMS}.")
-    count = int(match.group(1)) if match.group(1) is not None else 1
-    if count <= 0:
-        raise InvalidPeriodError(
-            f"Invalid renewal period {period!r}: the count must be at least 1."
-        )
-    return float(count * UNIT_SECONDS[match.group(2).lower()])
+__all__ = ["ACCEPTED_FORMS", "UNIT_SECONDS", "InvalidPeriodError", "parse_period"]

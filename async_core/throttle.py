@@ -2,12 +2,12 @@
 
 Design note
 -----------
-Shape. Servers (MLflow's gateway among them) count requests in a *fixed* window of ``period``
+Shape. Servers (AI gateways among them) count requests in a *fixed* window of ``period``
 seconds whose phase the client cannot see, and refuse request ``calls + 1`` with a 429. The only
 client rule that is safe for every phase is a sliding window: at most ``calls`` starts in any
-interval of length ``period``. We keep the start times of the last ``period + guard`` seconds and
-admit a start only while fewer than ``calls`` of them remain (``async_core._window``). So starts
-``i`` and ``i + calls`` are always at least ``period + guard`` apart; the guard (default
+interval of length ``period``. We keep the start times of the last ``period + guard`` seconds
+and admit a start only while fewer than ``calls`` of them remain (``async_core.limits.window``).
+So starts ``i`` and ``i + calls`` are always at least ``period + guard`` apart; the guard (default
 ``min(max(40 ms, 2% of period), 1 s)``) absorbs the jitter between the start recorded here and
 the moment the server's limiter sees it (a server handles a burst of 50 over tens of
 milliseconds; with a 20 ms guard, 2 runs in 32 under load saw a window collide). A saturated
@@ -55,6 +55,10 @@ runner's loop) and is touched only there, so it needs no locks. Callers on other
 wait to the owner with ``run_coroutine_threadsafe`` and await it through ``wrap_future``;
 blocking callers wait on the concurrent future. Cancellation goes both ways, and a slot granted
 to a caller that has already gone away is given back on the owner loop, never leaked.
+
+Shared stores. ``admission(..., storage_uri="redis://...")`` keeps the window in Redis instead
+(``async_core.limits``): every process naming the same scope and limit shares it, each event
+loop admits on its own loop through a ``LoopLocal`` limiter, and the same slot semantics hold.
 """
 
 from __future__ import annotations
@@ -70,8 +74,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from async_core._window import PauseCell, SlidingWindow, validate_limit
-from async_core.periods import parse_period
+from async_core.limits.limiter import AdmissionTimeout
+from async_core.limits.per_loop import LoopLocal
+from async_core.limits.periods import parse_period
+from async_core.limits.store import Window, default_guard
+from async_core.limits.uri import open_store
+from async_core.limits.window import PauseCell, SlidingWindow, validate_limit
 from async_core.runner import get_runner
 
 __all__ = [
@@ -92,17 +100,6 @@ _REMOTE_GRACE = 1.0
 _CLOCK_RESOLUTION = time.get_clock_info("monotonic").resolution
 
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
-
-
-class AdmissionTimeout(asyncio.TimeoutError):
-    """No rate-limit slot became free within the caller's remaining deadline."""
-
-
-def default_guard(period: float) -> float:
-    """Seconds added to each window, <= 1 s: 2% of the period, and at least 40 ms, because a
-    server stamps a burst when it handles each request, which spreads the burst over tens of
-    milliseconds on a busy 2-core machine (measured up to ~70 ms for 50 at once)."""
-    return min(max(0.04, 0.02 * period), 1.0)
 
 
 _USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
@@ -526,13 +523,21 @@ class Throttle:
         )
         self._lock = threading.Lock()
         self._admissions: dict[tuple[str, int, float], Admission] = {}
+        self._shared_admissions: dict[tuple[str, str, int, float], LoopLocal] = {}
         self._scopes: dict[str, _Scope] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pid = os.getpid()
 
-    def admission(self, scope: str, calls: int, period: str | float) -> Admission:
+    def admission(
+        self, scope: str, calls: int, period: str | float, storage_uri: str | None = None
+    ) -> Admission | LoopLocal:
         """The limiter of ``scope`` for ``calls`` per ``period`` (``"minute"``, ``"5 seconds"``,
-        or seconds). The same key always gives the same object."""
+        or seconds). The same key always gives the same object.
+
+        ``storage_uri`` (``redis://host:port/db``, ``rediss://...``) puts the window in a
+        shared store: every process naming the same scope, limit and store shares it, and each
+        event loop admits on its own loop. ``None`` or ``memory://``: this process only.
+        """
         if not isinstance(scope, str) or not scope:
             raise ValueError(
                 f"Invalid throttle scope={scope!r}: use a non-empty string such as the "
@@ -540,6 +545,9 @@ class Throttle:
             )
         seconds = parse_period(period) if isinstance(period, str) else period
         calls, seconds = validate_limit(calls, seconds)
+        store = open_store(storage_uri)
+        if store.shared:
+            return self._shared(store, storage_uri or "", scope, calls, seconds)
         key = (scope, calls, seconds)
         found = self._admissions.get(key)
         if found is not None:
@@ -554,6 +562,19 @@ class Throttle:
                 state.members = (*state.members, found)
                 self._admissions[key] = found
             return found
+
+    def _shared(
+        self, store: object, uri: str, scope: str, calls: int, seconds: float
+    ) -> LoopLocal:
+        key = (uri, scope, calls, seconds)
+        found = self._shared_admissions.get(key)
+        if found is None:
+            with self._lock:
+                found = self._shared_admissions.get(key)
+                if found is None:
+                    window = Window(scope, calls, seconds, self._guard(seconds))
+                    found = self._shared_admissions[key] = LoopLocal(store, window)
+        return found
 
     def pause(self, scope: str, seconds: float) -> None:
         """429 feedback: no caller of ``scope`` (under any limit) starts for ``seconds``."""

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from async_core._window import PauseCell, SlidingWindow, validate_limit
+from async_core.limits.window import PauseCell, SlidingWindow, validate_limit
 from async_core.throttle import default_guard
 
 from .helpers import max_in_any_window

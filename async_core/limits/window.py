@@ -18,27 +18,62 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Sequence
 
-__all__ = ["PauseCell", "SlidingWindow", "validate_limit"]
+from async_core.limits.periods import MAX_PERIOD_SECONDS
+
+__all__ = ["MAX_CALLS", "PauseCell", "SlidingWindow", "next_slot", "validate_limit"]
+
+#: The most starts one window may count: every start is kept until it leaves the window.
+MAX_CALLS = 1_000_000
 
 
 def validate_limit(calls: object, period: object) -> tuple[int, float]:
     """Check a (calls, period seconds) pair; raise ``ValueError`` naming the value and the fix."""
-    if isinstance(calls, bool) or not isinstance(calls, int) or calls < 1:
+    if isinstance(calls, bool) or not isinstance(calls, int) or not 1 <= calls <= MAX_CALLS:
         raise ValueError(
-            f"Invalid rate limit calls={calls!r}: use a positive whole number of calls per period."
+            f"Invalid rate limit calls={calls!r}: use a positive whole number of calls per "
+            f"period, at most {MAX_CALLS}."
         )
     if (
         isinstance(period, bool)
         or not isinstance(period, (int, float))
         or not math.isfinite(period)
-        or period <= 0
+        or not 0 < period <= MAX_PERIOD_SECONDS
     ):
         raise ValueError(
             f"Invalid rate limit period={period!r}: use a positive, finite number of seconds "
-            "or a renewal period such as 'second' or '5 minutes'."
+            f"(at most {MAX_PERIOD_SECONDS}, 366 days) or a renewal period such as 'second' or "
+            "'5 minutes'."
         )
     return calls, float(period)
+
+
+def next_slot(
+    starts: Sequence[float],
+    pending: int,
+    calls: int,
+    span: float,
+    now: float,
+    pause_until: float = -math.inf,
+    pending_frees: float = math.inf,
+) -> float:
+    """The earliest time ``>= now`` at which one more start fits: the window rule on its own.
+
+    ``starts`` are the recorded starts still inside ``(now - span, now]``, sorted; ``pending``
+    starts count as happening at every instant, so they free a place no sooner than
+    ``pending_frees`` (``math.inf``: only their settling can; a shared store that cannot be
+    told passes ``now + span``, the earliest a pending start confirmed now would leave).
+    """
+    # How many recorded starts must leave the window before one more fits.
+    leave = len(starts) + pending - calls + 1
+    if leave <= 0:
+        at = now
+    elif leave > len(starts):
+        at = pending_frees
+    else:
+        at = starts[leave - 1] + span
+    return max(at, pause_until, now)
 
 
 class PauseCell:
@@ -96,16 +131,9 @@ class SlidingWindow:
         ``math.inf`` means only a confirmation or a withdrawal can free a place.
         """
         self._prune(now)
-        starts = self._starts
-        # How many recorded starts must leave the window before one more fits.
-        leave = len(starts) + self._pending - self.calls + 1
-        if leave <= 0:
-            at = now
-        elif leave > len(starts):
-            at = math.inf
-        else:
-            at = starts[leave - 1] + self._span
-        return max(at, self._pause.until, now)
+        return next_slot(
+            self._starts, self._pending, self.calls, self._span, now, self._pause.until
+        )
 
     def try_start(self, now: float) -> bool:
         """Record a start at ``now`` if the window and the pause allow it."""
