@@ -94,3 +94,32 @@ async def test_ready_without_state_is_503():
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         r = await client.get("/health/ready")
         assert r.status == 503
+
+
+async def test_ready_follows_a_real_redis_rate_limit_store():
+    from async_core.limits import StoreUnavailable, open_store
+    from tests.limits.redis_server import RedisServer
+
+    server = RedisServer()
+    store = open_store(server.uri(db=7))
+
+    async def rate_limit_store() -> str | None:  # what the rate limiter registers
+        try:
+            await store.ping()
+        except StoreUnavailable:
+            return "the rate-limit store does not answer"
+        return None
+
+    try:
+        async with serve(ServerOptions(readiness_timeout=1.5)) as s:
+            s.state.readiness_checks.append(rate_limit_store)
+            up = await fetch(s, "GET", "/health/ready")
+            server.close()  # the store goes down
+            down = await fetch(s, "GET", "/health/ready")
+    finally:
+        server.close()
+        await store.aclose()
+    assert up.status == 200
+    assert down.status == 503
+    # A refused connection fails fast; the readiness bound covers a store that hangs instead.
+    assert json.loads(down.text)["reasons"] == ["the rate-limit store does not answer"]
