@@ -29,6 +29,9 @@ class ServerOptions:
     api_keys_env: str | None = None  # name of an environment variable holding keys
     api_keys_file: str | None = None
     ssrf_guard: bool = False
+    # Health, metrics and access log (security engineer)
+    readiness_timeout: float = 2.0  # seconds each readiness check may take
+    access_log: bool = True  # one line per request on the "mlflow.gateway.access" logger
     # Rate limits
     rate_limits_storage_uri: str | None = None  # MLFLOW_GATEWAY_RATE_LIMITS_STORAGE_URI
     rate_limit_fail_open: bool = True
