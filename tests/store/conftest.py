@@ -18,9 +18,7 @@ def db_uri(tmp_path):
 
 @pytest.fixture
 async def store(db_uri):
-    store = await GatewayStore.open(
-        db_uri, passphrase=PASSPHRASE, kdf_iterations=TEST_ITERATIONS
-    )
+    store = await GatewayStore.open(db_uri, passphrase=PASSPHRASE, kdf_iterations=TEST_ITERATIONS)
     yield store
     await store.aclose()
 
