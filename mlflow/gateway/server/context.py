@@ -6,8 +6,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-#: The key under which an aiohttp ``web.Request`` carries its ``RequestInfo``.
-REQUEST_INFO_KEY = "mlflow_gateway_request_info"
+from aiohttp import web
 
 
 @dataclass(slots=True)
@@ -21,6 +20,9 @@ class RequestInfo:
     rate_limited: bool = False
     streamed: bool = False
 
+
+#: The key under which an aiohttp ``web.Request`` carries its ``RequestInfo``.
+REQUEST_INFO_KEY = web.RequestKey("mlflow_gateway_request_info", RequestInfo)
 
 #: The request being served on this task: engine hooks (on_retry) count attempts through it.
 current_request_info: ContextVar[RequestInfo | None] = ContextVar(

@@ -16,6 +16,10 @@ class ServerOptions:
     retry_budget_seconds: float = 10.0  # default upstream retry budget per request
     reload_interval: float = 1.0  # seconds between config-file checks (0 disables hot reload)
     grace_period: float = 30.0  # seconds in-flight requests get after SIGTERM
+    # Traffic routes: a destination failing this many times in a row is skipped for a while
+    fallback_failure_threshold: int = 3
+    fallback_cooldown_seconds: float = 5.0
+    upstream_timeout: float = 120.0  # seconds per upstream attempt (connect, between bytes)
     # Security middleware (seed 002)
     allowed_hosts: tuple[str, ...] | None = None  # None: the seed's defaults
     cors_allowed_origins: tuple[str, ...] | None = None
