@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import threading
+
 import pytest
+from aiohttp import web
 
 from mlflow.store.gateway.sqlalchemy_store import GatewayStore
 
@@ -24,6 +29,54 @@ async def store(db_uri):
 
 
 @pytest.fixture
+def passphrase_env(monkeypatch):
+    monkeypatch.setenv("MLFLOW_CRYPTO_KEK_PASSPHRASE", PASSPHRASE)
+
+
+@pytest.fixture
 async def openai_definition(store):
     secret = await store.create_secret("openai-key", {"api_key": "sk-test-key-1234567890"})
     return await store.create_model_definition("gpt", secret.secret_id, "openai", "gpt-4o-mini")
+
+
+@contextlib.contextmanager
+def serve_in_thread(make_app):
+    """Run ``make_app()`` on its own event loop in a thread (so blocking clients can call it);
+    yields the base URL."""
+    started = threading.Event()
+    box: dict = {}
+
+    def main():
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+
+        async def start():
+            runner = web.AppRunner(make_app())
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            box["runner"] = runner
+            box["url"] = f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+        try:
+            loop.run_until_complete(start())
+        except BaseException as e:  # noqa: BLE001 - reported to the test thread
+            box["error"] = e
+            started.set()
+            return
+        box["loop"] = loop
+        started.set()
+        loop.run_forever()
+        loop.run_until_complete(box["runner"].cleanup())
+        loop.close()
+
+    thread = threading.Thread(target=main, daemon=True)
+    thread.start()
+    assert started.wait(20), "server did not start"
+    if "error" in box:
+        raise box["error"]
+    try:
+        yield box["url"]
+    finally:
+        box["loop"].call_soon_threadsafe(box["loop"].stop)
+        thread.join(20)

@@ -17,15 +17,9 @@ from mlflow.gateway.server.db_routes import DB_KEY
 from mlflow.gateway.server.db_serving import weighted_order
 from mlflow.gateway.server.options import ServerOptions
 from mlflow.testing.openai_server import OpenAIServer
-from tests.store.conftest import PASSPHRASE
 from tests.store.fakes import AnthropicServer, GeminiServer, OpenAIWithResponses
 
 OPENAI_KEY = "sk-test-key"
-
-
-@pytest.fixture
-def passphrase_env(monkeypatch):
-    monkeypatch.setenv("MLFLOW_CRYPTO_KEK_PASSPHRASE", PASSPHRASE)
 
 
 @pytest.fixture
