@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from types import SimpleNamespace
 from typing import Any
 
 from aiohttp import web
@@ -103,6 +104,21 @@ def _validate(kind: str, body: dict[str, Any]) -> None:
         ) from None
 
 
+async def _apply_limit(request: web.Request, name: str, limit: dict[str, Any] | None) -> None:
+    """The endpoint's limit (its ``mlflow.gateway.limit`` tag), through the rate-limit layer's
+    ``check`` when that layer is installed: one counter per endpoint name, shared with every
+    route that reaches the endpoint."""
+    if limit is None:
+        return
+    try:
+        from mlflow.gateway.server import ratelimit
+    except ModuleNotFoundError:
+        return
+    from mlflow.gateway.config import Limit
+
+    await ratelimit.check(request, SimpleNamespace(name=name, limit=Limit(**limit)))
+
+
 def _endpoint_from_model(body: dict[str, Any]) -> str:
     name = body.pop("model", None)
     if not name or not isinstance(name, str):
@@ -125,7 +141,9 @@ async def invocations(request: web.Request) -> web.StreamResponse:
             detail="Invalid request: payload format must be either chat or embeddings",
         )
     _validate(kind, body)
-    target = await _db(request).serving.target(name, kind)
+    serving = _db(request).serving
+    await _apply_limit(request, name, (await serving.resolved(name)).limit)
+    target = await serving.target(name, kind)
     return await invoke(request, target, body, kind == CHAT and body.get("stream") is True)
 
 
@@ -133,7 +151,9 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     body = await _json_body(request)
     name = _endpoint_from_model(body)
     _validate(CHAT, body)
-    target = await _db(request).serving.target(name, CHAT)
+    serving = _db(request).serving
+    await _apply_limit(request, name, (await serving.resolved(name)).limit)
+    target = await serving.target(name, CHAT)
     return await invoke(request, target, body, body.get("stream") is True)
 
 
@@ -151,6 +171,7 @@ def _passthrough(family: str, action: str, *, name_in_path: bool = False, stream
                 f"needs one (its models' providers: "
                 f"{', '.join(sorted({m.provider for m in resolved.models}))})",
             )
+        await _apply_limit(request, name, resolved.limit)
         streaming = stream or body.get("stream") is True
         info = request.get(REQUEST_INFO_KEY)
         if info is not None:
@@ -256,4 +277,3 @@ def install(app: web.Application, options: ServerOptions) -> None:
         _passthrough(gemini, "streamGenerateContent", name_in_path=True, stream=True),
     )
     db_management.install_routes(app, runtime)
-

@@ -94,6 +94,7 @@ class ResolvedEndpoint:
     endpoint_id: str
     name: str
     models: list[ResolvedModel]
+    limit: dict[str, Any] | None = None  # from the endpoint's LIMIT_TAG
 
 
 class GatewayStore:
@@ -930,6 +931,10 @@ class GatewayStore:
             endpoint = await self._endpoint_by_name(session, name)
             if endpoint is None:
                 raise _not_found("Endpoint", name)
+            limit_tag = await session.get(
+                SqlEndpointTag, (endpoint.endpoint_id, validation.LIMIT_TAG)
+            )
+            limit = validation.check_limit_tag(limit_tag.value) if limit_tag is not None else None
             rows = (
                 await session.execute(
                     select(SqlEndpointModelMapping, SqlModelDefinition, SqlSecret)
@@ -961,7 +966,9 @@ class GatewayStore:
                     auth_config=auth,
                 )
             )
-        return ResolvedEndpoint(endpoint_id=endpoint.endpoint_id, name=name, models=models)
+        return ResolvedEndpoint(
+            endpoint_id=endpoint.endpoint_id, name=name, models=models, limit=limit
+        )
 
 
 def wrong_passphrase_error(version: int) -> MlflowException:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -74,7 +75,41 @@ def check_tag(key: Any, value: Any) -> tuple[str, str | None]:
         raise _invalid(
             f"Tag value for key '{key}' is {len(value)} characters; the limit is {TAG_VALUE_MAX}"
         )
+    if key == LIMIT_TAG:
+        check_limit_tag(value)
     return key, value or None
+
+
+#: An endpoint tag holding the endpoint's rate limit, as MLflow's ``limit`` JSON:
+#: ``{"calls": 100, "renewal_period": "minute", "key": null}``. The serving routes enforce it.
+LIMIT_TAG = "mlflow.gateway.limit"
+
+
+def check_limit_tag(value: Any) -> dict[str, Any]:
+    from async_core.periods import parse_period
+
+    example = '{"calls": 100, "renewal_period": "minute"}'
+    try:
+        data = json.loads(value) if isinstance(value, str) else None
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise _invalid(f"Tag '{LIMIT_TAG}' must be a JSON object such as {example}")
+    calls, period, key = data.get("calls"), data.get("renewal_period"), data.get("key")
+    if isinstance(calls, bool) or not isinstance(calls, int) or calls < 1:
+        raise _invalid(f"Tag '{LIMIT_TAG}': calls must be a whole number >= 1, got {_shown(calls)}")
+    if not isinstance(period, str):
+        raise _invalid(f"Tag '{LIMIT_TAG}': renewal_period must be a string such as 'minute'")
+    try:
+        parse_period(period)
+    except Exception:  # noqa: BLE001 - the parser's message is about the same value
+        raise _invalid(
+            f"Tag '{LIMIT_TAG}': renewal_period {_shown(period)} is not a period such as "
+            "'second', 'minute', 'hour', 'day' or '5 minutes'"
+        ) from None
+    if key is not None and not isinstance(key, str):
+        raise _invalid(f"Tag '{LIMIT_TAG}': key must be a string or null")
+    return {"calls": calls, "renewal_period": period, "key": key}
 
 
 def check_secret_value(value: Any) -> dict[str, str]:
