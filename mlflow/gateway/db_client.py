@@ -10,25 +10,35 @@ on the shared background loop. Errors are ``RestException`` with the server's er
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from async_core import run_sync
-from mlflow.entities import (
-    GatewayEndpoint,
-    GatewayEndpointBinding,
-    GatewayEndpointModelMapping,
-    GatewayModelDefinition,
-    GatewaySecretInfo,
-)
 from mlflow.utils.credentials import get_default_host_creds
 from mlflow.utils.rest_utils import ahttp_request_safe
+
+if TYPE_CHECKING:
+    from mlflow.entities import (
+        GatewayEndpoint,
+        GatewayEndpointBinding,
+        GatewayEndpointModelMapping,
+        GatewayModelDefinition,
+        GatewaySecretInfo,
+    )
 
 API = "/api/3.0/mlflow/gateway"
 
 
+def _entities():
+    # Imported on first use: the deployments client includes this mixin, and most of its users
+    # never touch the management API (the entities pull in the protobuf runtime).
+    import mlflow.entities
+
+    return mlflow.entities
+
+
 def _secret(data: dict[str, Any]) -> GatewaySecretInfo:
-    return GatewaySecretInfo(
+    return _entities().GatewaySecretInfo(
         secret_id=data["secret_id"],
         secret_name=data["secret_name"],
         masked_values=data.get("masked_values") or {},
@@ -131,13 +141,13 @@ class GatewayStoreClientMixin:
             created_by=created_by,
         )
         answer = await self._agateway("POST", "/model-definitions/create", body)
-        return GatewayModelDefinition.from_dict(answer["model_definition"])
+        return _entities().GatewayModelDefinition.from_dict(answer["model_definition"])
 
     async def aget_model_definition(self, model_definition_id: str) -> GatewayModelDefinition:
         answer = await self._agateway(
             "GET", "/model-definitions/get", {"model_definition_id": model_definition_id}
         )
-        return GatewayModelDefinition.from_dict(answer["model_definition"])
+        return _entities().GatewayModelDefinition.from_dict(answer["model_definition"])
 
     async def alist_model_definitions(
         self, provider: str | None = None, secret_id: str | None = None
@@ -145,7 +155,10 @@ class GatewayStoreClientMixin:
         answer = await self._agateway(
             "GET", "/model-definitions/list", _compact(provider=provider, secret_id=secret_id)
         )
-        return [GatewayModelDefinition.from_dict(d) for d in answer.get("model_definitions", [])]
+        return [
+            _entities().GatewayModelDefinition.from_dict(d)
+            for d in answer.get("model_definitions", [])
+        ]
 
     async def aupdate_model_definition(
         self,
@@ -165,7 +178,7 @@ class GatewayStoreClientMixin:
             updated_by=updated_by,
         )
         answer = await self._agateway("PATCH", "/model-definitions/update", body)
-        return GatewayModelDefinition.from_dict(answer["model_definition"])
+        return _entities().GatewayModelDefinition.from_dict(answer["model_definition"])
 
     async def adelete_model_definition(self, model_definition_id: str) -> None:
         await self._agateway(
@@ -185,7 +198,7 @@ class GatewayStoreClientMixin:
             name=name, model_configs=model_configs or [], created_by=created_by, tags=tags
         )
         answer = await self._agateway("POST", "/endpoints/create", body)
-        return GatewayEndpoint.from_dict(answer["endpoint"])
+        return _entities().GatewayEndpoint.from_dict(answer["endpoint"])
 
     async def aget_gateway_endpoint(
         self, endpoint_id: str | None = None, name: str | None = None
@@ -193,7 +206,7 @@ class GatewayStoreClientMixin:
         answer = await self._agateway(
             "GET", "/endpoints/get", _compact(endpoint_id=endpoint_id, name=name)
         )
-        return GatewayEndpoint.from_dict(answer["endpoint"])
+        return _entities().GatewayEndpoint.from_dict(answer["endpoint"])
 
     async def alist_gateway_endpoints(
         self, provider: str | None = None, secret_id: str | None = None
@@ -201,7 +214,7 @@ class GatewayStoreClientMixin:
         answer = await self._agateway(
             "GET", "/endpoints/list", _compact(provider=provider, secret_id=secret_id)
         )
-        return [GatewayEndpoint.from_dict(e) for e in answer.get("endpoints", [])]
+        return [_entities().GatewayEndpoint.from_dict(e) for e in answer.get("endpoints", [])]
 
     async def aupdate_gateway_endpoint(
         self,
@@ -214,7 +227,7 @@ class GatewayStoreClientMixin:
             endpoint_id=endpoint_id, name=name, model_configs=model_configs, updated_by=updated_by
         )
         answer = await self._agateway("PATCH", "/endpoints/update", body)
-        return GatewayEndpoint.from_dict(answer["endpoint"])
+        return _entities().GatewayEndpoint.from_dict(answer["endpoint"])
 
     async def adelete_gateway_endpoint(self, endpoint_id: str) -> None:
         await self._agateway("DELETE", "/endpoints/delete", {"endpoint_id": endpoint_id})
@@ -233,7 +246,7 @@ class GatewayStoreClientMixin:
             created_by=created_by,
         )
         answer = await self._agateway("POST", "/endpoints/models/attach", body)
-        return GatewayEndpointModelMapping.from_dict(answer["mapping"])
+        return _entities().GatewayEndpointModelMapping.from_dict(answer["mapping"])
 
     async def aupdate_endpoint_model_mapping(
         self, mapping_id: str, weight: float
@@ -241,7 +254,7 @@ class GatewayStoreClientMixin:
         answer = await self._agateway(
             "PATCH", "/endpoints/models/update", {"mapping_id": mapping_id, "weight": weight}
         )
-        return GatewayEndpointModelMapping.from_dict(answer["mapping"])
+        return _entities().GatewayEndpointModelMapping.from_dict(answer["mapping"])
 
     async def adetach_model_from_endpoint(self, endpoint_id: str, model_definition_id: str) -> None:
         await self._agateway(
@@ -276,7 +289,7 @@ class GatewayStoreClientMixin:
             created_by=created_by,
         )
         answer = await self._agateway("POST", "/endpoints/bindings/create", body)
-        return GatewayEndpointBinding.from_dict(answer["binding"])
+        return _entities().GatewayEndpointBinding.from_dict(answer["binding"])
 
     async def adelete_endpoint_binding(
         self, endpoint_id: str, resource_type: str, resource_id: str
@@ -302,7 +315,7 @@ class GatewayStoreClientMixin:
             "/endpoints/bindings/list",
             _compact(endpoint_id=endpoint_id, resource_type=resource_type, resource_id=resource_id),
         )
-        return [GatewayEndpointBinding.from_dict(b) for b in answer.get("bindings", [])]
+        return [_entities().GatewayEndpointBinding.from_dict(b) for b in answer.get("bindings", [])]
 
     create_secret = _blocking(acreate_secret)
     get_secret = _blocking(aget_secret)

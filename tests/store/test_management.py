@@ -315,3 +315,12 @@ def test_client_blocking_and_awaitable(store, db_uri, passphrase_env):
         assert info.value.error_code == "RESOURCE_DOES_NOT_EXIST"
         client.delete_gateway_endpoint(endpoint.endpoint_id)
         assert client.list_gateway_endpoints() == []
+
+        # The MLflow deployments client carries the same methods.
+        from mlflow.deployments import get_deploy_client
+
+        deploy = get_deploy_client(url)
+        created = deploy.create_gateway_endpoint("via-deploy-client", [])
+        assert asyncio.run(deploy.aget_gateway_endpoint(created.endpoint_id)).name == (
+            "via-deploy-client"
+        )
