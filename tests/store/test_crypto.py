@@ -254,3 +254,17 @@ def test_cli_rotate_kek(db_uri, monkeypatch):
     assert wrong.exit_code == 1 and "does not match" in wrong.output
     missing = runner.invoke(cli, args, env={"MLFLOW_CRYPTO_KEK_PASSPHRASE": ""})
     assert missing.exit_code == 1 and "MLFLOW_CRYPTO_KEK_PASSPHRASE is not set" in missing.output
+
+
+async def test_server_refuses_to_start_with_a_wrong_passphrase(store, db_uri, monkeypatch):
+    from aiohttp.test_utils import TestServer
+
+    from mlflow.gateway.server.app import create_app
+    from mlflow.gateway.server.options import ServerOptions
+
+    await store.create_secret("k", {"api_key": API_KEY})
+    monkeypatch.setenv("MLFLOW_CRYPTO_KEK_PASSPHRASE", "not-the-right-one")
+    server = TestServer(create_app(ServerOptions(backend_store_uri=db_uri)))
+    with pytest.raises(MlflowException, match="does not match the key-encryption key"):
+        await server.start_server()
+    await server.close()

@@ -222,15 +222,20 @@ def install(app: web.Application, options: ServerOptions) -> None:
     app[DB_KEY] = runtime
 
     async def open_store(app: web.Application) -> None:
-        runtime.store = await GatewayStore.open(options.backend_store_uri)
+        store = await GatewayStore.open(options.backend_store_uri)
         if os.environ.get(crypto.CRYPTO_KEK_PASSPHRASE_ENV_VAR):
-            await runtime.store.kek()  # a wrong passphrase stops start-up with a clear error
+            try:
+                await store.kek()  # a wrong passphrase stops start-up with a clear error
+            except BaseException:
+                await store.aclose()
+                raise
         else:
             _logger.warning(
                 "%s is not set: endpoints whose models use stored secrets cannot be served and "
                 "secrets cannot be created until it is.",
                 crypto.CRYPTO_KEK_PASSPHRASE_ENV_VAR,
             )
+        runtime.store = store
         runtime.serving = DbServing(runtime.store, app[CLIENT_KEY], options)
         if options.rate_limits_storage_uri:
             from mlflow.gateway.server.db_notify import RedisNotifier
