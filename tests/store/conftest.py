@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import threading
 
 import pytest
@@ -16,9 +17,33 @@ PASSPHRASE = "test-passphrase-0123456789-abcdefghij"
 TEST_ITERATIONS = 1000
 
 
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory):
+    """A migrated database with its KDF settings and check token, built once: each test copies
+    it instead of running the migrations again."""
+    path = tmp_path_factory.mktemp("template") / "gateway.db"
+
+    async def build():
+        store = await GatewayStore.open(
+            f"sqlite:///{path}", passphrase=PASSPHRASE, kdf_iterations=TEST_ITERATIONS
+        )
+        try:
+            await store.kek()
+        finally:
+            await store.aclose()
+
+    # Its own thread and loop: a session fixture may be set up while a test's loop runs.
+    thread = threading.Thread(target=asyncio.run, args=(build(),))
+    thread.start()
+    thread.join(60)
+    return path
+
+
 @pytest.fixture
-def db_uri(tmp_path):
-    return f"sqlite:///{tmp_path / 'gateway.db'}"
+def db_uri(tmp_path, template_db):
+    target = tmp_path / "gateway.db"
+    shutil.copyfile(template_db, target)
+    return f"sqlite:///{target}"
 
 
 @pytest.fixture

@@ -116,29 +116,31 @@ async def test_openai_compatible_chat_route(client, fakes):
     assert (await missing.json())["detail"] == "Missing required 'model' parameter in request body"
 
 
-@pytest.mark.parametrize(
-    ("path", "payload", "detail"),
-    [
-        ("/gateway/chat/mlflow/invocations", b"{nope", "Invalid JSON payload: "),
-        (
-            "/gateway/chat/mlflow/invocations",
-            b'{"prompt": "x"}',
-            "Invalid request: payload format must be either chat or embeddings",
-        ),
-        ("/gateway/chat/mlflow/invocations", b'{"messages": "x"}', "Invalid chat payload: "),
-        ("/gateway/mlflow/v1/chat/completions", b"[1]", "Invalid JSON payload: "),
-        (
-            "/gateway/openai/v1/chat/completions",
-            b'{"messages": []}',
-            "Missing required 'model' parameter in request body",
-        ),
-        ("/gateway/anthropic/v1/messages", b"not json", "Invalid JSON payload: "),
-    ],
-)
-async def test_bad_requests_are_400_and_nothing_goes_upstream(client, fakes, path, payload, detail):
-    response = await client.post(path, data=payload, headers={"Content-Type": "application/json"})
-    assert response.status == 400
-    assert (await response.json())["detail"].startswith(detail)
+BAD_REQUESTS = [
+    ("/gateway/chat/mlflow/invocations", b"{nope", "Invalid JSON payload: "),
+    (
+        "/gateway/chat/mlflow/invocations",
+        b'{"prompt": "x"}',
+        "Invalid request: payload format must be either chat or embeddings",
+    ),
+    ("/gateway/chat/mlflow/invocations", b'{"messages": "x"}', "Invalid chat payload: "),
+    ("/gateway/mlflow/v1/chat/completions", b"[1]", "Invalid JSON payload: "),
+    (
+        "/gateway/openai/v1/chat/completions",
+        b'{"messages": []}',
+        "Missing required 'model' parameter in request body",
+    ),
+    ("/gateway/anthropic/v1/messages", b"not json", "Invalid JSON payload: "),
+]
+
+
+async def test_bad_requests_are_400_and_nothing_goes_upstream(client, fakes):
+    for path, payload, detail in BAD_REQUESTS:
+        response = await client.post(
+            path, data=payload, headers={"Content-Type": "application/json"}
+        )
+        assert response.status == 400, path
+        assert (await response.json())["detail"].startswith(detail), path
     assert fakes.openai.requests == [] and fakes.anthropic.requests == []
 
 
