@@ -109,6 +109,10 @@ async def test_tag_limits_are_enforced(store):
         await store.set_endpoint_tag(endpoint.endpoint_id, "", "v")
     with pytest.raises(MlflowException, match="5001 characters"):
         await store.create_endpoint("e2", [], tags=[{"key": "k", "value": "v" * 5001}])
+    with pytest.raises(MlflowException, match="tags must be a list"):
+        await store.create_endpoint("e2", [], tags=["k=v"])
+    with pytest.raises(MlflowException, match="same key more than once"):
+        await store.create_endpoint("e2", [], tags=[{"key": "k"}, {"key": "k", "value": "v"}])
     with pytest.raises(MlflowException, match="does not exist"):
         await store.get_endpoint(name="e2")  # nothing half-written
 

@@ -48,7 +48,7 @@ class EndpointsMixin:
         if name is not None:
             validation.check_endpoint_name(name)
         configs = validation.check_model_configs(model_configs)
-        checked_tags = [validation.check_tag(t.get("key"), t.get("value")) for t in tags or []]
+        checked_tags = validation.check_tags(tags)
         created_by = validation.check_optional_user(created_by, "created_by")
         now = self._now()
         endpoint_id = _new_id("e")

@@ -80,6 +80,19 @@ def check_tag(key: Any, value: Any) -> tuple[str, str | None]:
     return key, value or None
 
 
+def check_tags(tags: Any) -> list[tuple[str, str | None]]:
+    """``[{"key": ..., "value": ...}, ...]`` checked, with no key twice."""
+    if tags is None:
+        return []
+    if not isinstance(tags, list) or not all(isinstance(t, dict) for t in tags):
+        raise _invalid('tags must be a list of {"key": ..., "value": ...} objects')
+    checked = [check_tag(t.get("key"), t.get("value")) for t in tags]
+    keys = [key for key, _ in checked]
+    if len(set(keys)) != len(keys):
+        raise _invalid("tags name the same key more than once")
+    return checked
+
+
 #: An endpoint tag holding the endpoint's rate limit, as MLflow's ``limit`` JSON:
 #: ``{"calls": 100, "renewal_period": "minute", "key": null}``. The serving routes enforce it.
 LIMIT_TAG = "mlflow.gateway.limit"
