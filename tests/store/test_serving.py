@@ -17,7 +17,9 @@ from mlflow.gateway.server.db_routes import DB_KEY
 from mlflow.gateway.server.db_serving import weighted_order
 from mlflow.gateway.server.options import ServerOptions
 from mlflow.testing.openai_server import OpenAIServer
-from tests.store.fakes import AnthropicServer, GeminiServer, OpenAIWithResponses
+from mlflow.testing.providers.anthropic import AnthropicFake
+from mlflow.testing.providers.gemini import GeminiFake
+from tests.store.fakes import OpenAIWithResponses
 
 OPENAI_KEY = "sk-test-key"
 
@@ -27,8 +29,8 @@ async def fakes():
     async with (
         OpenAIWithResponses(api_key=OPENAI_KEY, echo_key_in_errors=True) as openai,
         OpenAIServer(api_key=OPENAI_KEY) as backup,
-        AnthropicServer() as anthropic,
-        GeminiServer() as gemini,
+        AnthropicFake(api_key="sk-ant-test-key-123456") as anthropic,
+        GeminiFake(api_key="gemini-test-key-123456") as gemini,
     ):
         yield SimpleNamespace(openai=openai, backup=backup, anthropic=anthropic, gemini=gemini)
 
@@ -102,6 +104,20 @@ async def test_invocations_chat_embeddings_and_stream(client, fakes):
     assert response.headers["Content-Type"].startswith("text/event-stream")
     text = await response.text()
     assert text.rstrip().endswith("data: [DONE]") and '"chat.completion.chunk"' in text
+
+
+@pytest.mark.parametrize("endpoint", ["claude", "gemini"])
+async def test_invocations_through_other_providers(client, fakes, endpoint):
+    response = await client.post(f"/gateway/{endpoint}/mlflow/invocations", json=CHAT)
+    assert response.status == 200, await response.text()
+    assert (await response.json())["choices"][0]["message"]["content"] == "Echo: hello"
+    stream = await client.post(
+        f"/gateway/{endpoint}/mlflow/invocations", json={**CHAT, "stream": True}
+    )
+    text = await stream.text()
+    assert stream.status == 200 and text.rstrip().endswith("data: [DONE]")
+    fake = fakes.anthropic if endpoint == "claude" else fakes.gemini
+    assert len(fake.requests) == 2
 
 
 async def test_openai_compatible_chat_route(client, fakes):
@@ -191,7 +207,7 @@ async def test_anthropic_passthrough(client, fakes):
     body = {"model": "claude", "max_tokens": 64, "messages": [{"role": "user", "content": "yo"}]}
     response = await client.post("/gateway/anthropic/v1/messages", json=body)
     assert response.status == 200
-    assert (await response.json())["content"][0]["text"] == "echo: yo"
+    assert (await response.json())["content"][0]["text"] == "Echo: yo"
     sent = fakes.anthropic.requests_to("/v1/messages")[-1]
     assert sent.header("x-api-key") == fakes.anthropic.api_key
     assert sent.header("anthropic-version") == "2023-06-01"
@@ -210,7 +226,7 @@ async def test_gemini_passthrough(client, fakes):
     body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
     response = await client.post("/gateway/gemini/v1beta/models/gemini:generateContent", json=body)
     assert response.status == 200
-    assert (await response.json())["candidates"][0]["content"]["parts"][0]["text"] == "echo: hi"
+    assert (await response.json())["candidates"][0]["content"]["parts"][0]["text"] == "Echo: hi"
     sent = fakes.gemini.requests_to("/v1beta/models/gemini-2.0-flash:generateContent")
     assert sent and sent[-1].header("x-goog-api-key") == fakes.gemini.api_key
 
@@ -223,7 +239,7 @@ async def test_gemini_passthrough(client, fakes):
         for line in (await stream.text()).splitlines()
         if line.startswith("data: ")
     ]
-    assert [f["candidates"][0]["content"]["parts"][0]["text"] for f in frames] == ["echo:", "hi"]
+    assert [f["candidates"][0]["content"]["parts"][0]["text"] for f in frames] == ["Echo: ", "hi"]
     streamed = fakes.gemini.requests_to("/v1beta/models/gemini-2.0-flash:streamGenerateContent")
     assert streamed[-1].query == {"alt": "sse"}
 

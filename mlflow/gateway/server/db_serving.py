@@ -123,8 +123,13 @@ class DbServing:
         from mlflow.gateway.providers import build_provider
 
         config = endpoint_config(name, endpoint_type, model)
+        options: dict[str, Any] = {"attempt_timeout": self.options.upstream_timeout}
+        api_base = model.auth_config.get("api_base")
+        if api_base and model.auth_config.get("api_type") not in ("azure", "azuread"):
+            # auth_config's api_base reaches providers whose config has no base-URL field.
+            options["api_base"] = str(api_base)
         try:
-            provider = build_provider(config, self.client, self.policy)
+            provider = build_provider(config, self.client, self.policy, **options)
         except ValueError as e:
             raise MlflowException(str(e), error_code=INVALID_PARAMETER_VALUE) from None
         return Destination(name, config, provider, model.provider)
