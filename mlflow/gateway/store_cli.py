@@ -123,6 +123,7 @@ secrets = click.Group("secrets", help="Secrets (encrypted at rest; values are ne
     click.option("--created-by"),
 )
 def create_secret(target, name, provider, value_env, auth_config, created_by):
+    """Store a secret (encrypted at rest); prints its metadata, never the value."""
     return _client(target).create_secret(
         name,
         _secret_value(value_env, True),
@@ -134,11 +135,13 @@ def create_secret(target, name, provider, value_env, auth_config, created_by):
 
 @_command(secrets, "get", click.option("--secret-id"), click.option("--name"))
 def get_secret(target, secret_id, name):
+    """Show a secret's metadata (by --secret-id or --name)."""
     return _client(target).get_secret(secret_id, name)
 
 
 @_command(secrets, "list", click.option("--provider"))
 def list_secrets(target, provider):
+    """List secrets' metadata."""
     return _client(target).list_secrets(provider)
 
 
@@ -152,6 +155,7 @@ def list_secrets(target, provider):
     click.option("--updated-by"),
 )
 def update_secret(target, secret_id, value_env, prompt, auth_config, updated_by):
+    """Replace a secret's value (--value-env or --prompt) or its auth config."""
     return _client(target).update_secret(
         secret_id,
         _secret_value(value_env, prompt),
@@ -162,6 +166,7 @@ def update_secret(target, secret_id, value_env, prompt, auth_config, updated_by)
 
 @_command(secrets, "delete", click.option("--secret-id", required=True))
 def delete_secret(target, secret_id):
+    """Delete a secret (its model definitions become orphaned)."""
     return _client(target).delete_secret(secret_id)
 
 
@@ -179,6 +184,7 @@ model_definitions = click.Group("model-definitions", help="Reusable model defini
     click.option("--created-by"),
 )
 def create_model_definition(target, name, secret_id, provider, model_name, created_by):
+    """Create a reusable model definition."""
     return _client(target).create_model_definition(
         name, secret_id, provider, model_name, created_by
     )
@@ -186,11 +192,13 @@ def create_model_definition(target, name, secret_id, provider, model_name, creat
 
 @_command(model_definitions, "get", click.option("--model-definition-id", required=True))
 def get_model_definition(target, model_definition_id):
+    """Show a model definition."""
     return _client(target).get_model_definition(model_definition_id)
 
 
 @_command(model_definitions, "list", click.option("--provider"), click.option("--secret-id"))
 def list_model_definitions(target, provider, secret_id):
+    """List model definitions."""
     return _client(target).list_model_definitions(provider, secret_id)
 
 
@@ -207,6 +215,7 @@ def list_model_definitions(target, provider, secret_id):
 def update_model_definition(
     target, model_definition_id, name, secret_id, model_name, provider, updated_by
 ):
+    """Change a model definition."""
     return _client(target).update_model_definition(
         model_definition_id, name, secret_id, model_name, provider, updated_by
     )
@@ -214,6 +223,7 @@ def update_model_definition(
 
 @_command(model_definitions, "delete", click.option("--model-definition-id", required=True))
 def delete_model_definition(target, model_definition_id):
+    """Delete a model definition no endpoint uses."""
     return _client(target).delete_model_definition(model_definition_id)
 
 
@@ -235,16 +245,19 @@ _models = click.option(
     click.option("--created-by"),
 )
 def create_endpoint(target, name, models, created_by):
+    """Create an endpoint over weighted model definitions."""
     return _client(target).create_gateway_endpoint(name, _model_configs(models), created_by)
 
 
 @_command(endpoints, "get", click.option("--endpoint-id"), click.option("--name"))
 def get_endpoint(target, endpoint_id, name):
+    """Show an endpoint (by --endpoint-id or --name)."""
     return _client(target).get_gateway_endpoint(endpoint_id, name)
 
 
 @_command(endpoints, "list", click.option("--provider"), click.option("--secret-id"))
 def list_endpoints(target, provider, secret_id):
+    """List endpoints."""
     return _client(target).list_gateway_endpoints(provider, secret_id)
 
 
@@ -257,12 +270,14 @@ def list_endpoints(target, provider, secret_id):
     click.option("--updated-by"),
 )
 def update_endpoint(target, endpoint_id, name, models, updated_by):
+    """Rename an endpoint or replace its models (--model ...)."""
     configs = _model_configs(models) if models else None
     return _client(target).update_gateway_endpoint(endpoint_id, name, configs, updated_by)
 
 
 @_command(endpoints, "delete", click.option("--endpoint-id", required=True))
 def delete_endpoint(target, endpoint_id):
+    """Delete an endpoint with its mappings, tags and bindings."""
     return _client(target).delete_gateway_endpoint(endpoint_id)
 
 
@@ -274,6 +289,7 @@ def delete_endpoint(target, endpoint_id):
     click.option("--weight", type=float, default=1.0, show_default=True),
 )
 def attach_model(target, endpoint_id, model_definition_id, weight):
+    """Attach a model definition to an endpoint with a weight."""
     return _client(target).attach_model_to_endpoint(endpoint_id, model_definition_id, weight)
 
 
@@ -284,6 +300,7 @@ def attach_model(target, endpoint_id, model_definition_id, weight):
     click.option("--model-definition-id", required=True),
 )
 def detach_model(target, endpoint_id, model_definition_id):
+    """Detach a model definition from an endpoint."""
     return _client(target).detach_model_from_endpoint(endpoint_id, model_definition_id)
 
 
@@ -294,6 +311,7 @@ def detach_model(target, endpoint_id, model_definition_id):
     click.option("--weight", type=float, required=True),
 )
 def set_weight(target, mapping_id, weight):
+    """Change a mapping's routing weight."""
     return _client(target).update_endpoint_model_mapping(mapping_id, weight)
 
 
@@ -305,6 +323,7 @@ def set_weight(target, mapping_id, weight):
     click.option("--value"),
 )
 def set_tag(target, endpoint_id, key, value):
+    """Set an endpoint tag (mlflow.gateway.limit holds its rate limit)."""
     return _client(target).set_gateway_endpoint_tag(endpoint_id, key, value)
 
 
@@ -315,6 +334,7 @@ def set_tag(target, endpoint_id, key, value):
     click.option("--key", required=True),
 )
 def delete_tag(target, endpoint_id, key):
+    """Delete an endpoint tag."""
     return _client(target).delete_gateway_endpoint_tag(endpoint_id, key)
 
 
@@ -329,6 +349,7 @@ _binding_key = (
 
 @_command(bindings, "create", *_binding_key, click.option("--created-by"))
 def create_binding(target, endpoint_id, resource_type, resource_id, created_by):
+    """Bind an endpoint to an MLflow resource."""
     return _client(target).create_endpoint_binding(
         endpoint_id, resource_type, resource_id, created_by
     )
@@ -336,6 +357,7 @@ def create_binding(target, endpoint_id, resource_type, resource_id, created_by):
 
 @_command(bindings, "delete", *_binding_key)
 def delete_binding(target, endpoint_id, resource_type, resource_id):
+    """Remove a binding."""
     return _client(target).delete_endpoint_binding(endpoint_id, resource_type, resource_id)
 
 
@@ -347,6 +369,7 @@ def delete_binding(target, endpoint_id, resource_type, resource_id):
     click.option("--resource-id"),
 )
 def list_bindings(target, endpoint_id, resource_type, resource_id):
+    """List bindings."""
     return _client(target).list_endpoint_bindings(endpoint_id, resource_type, resource_id)
 
 
