@@ -383,3 +383,19 @@ async def test_endpoint_limit_tag_is_validated_and_applied(client, store, fakes,
     assert answers == [200, 200, 429]
     assert seen == [("chat", 2, "minute")] * 3
     assert len(fakes.openai.requests_to("/v1/chat/completions")) == 2  # the refusal sent nothing
+
+
+async def test_cached_credentials_expire_with_the_secrets_ttl(client, store, endpoints):
+    serving = client.server.app[DB_KEY].serving
+    now = [1000.0]
+    serving._clock = lambda: now[0]
+    serving.invalidate()
+    first = await serving.target("chat", "llm/v1/chat")
+    assert await serving.target("chat", "llm/v1/chat") is first
+    assert serving.max_age == store.secrets_cache.ttl == 60
+    now[0] += 59.9
+    serving._checked_at = now[0]  # no version poll: only the age matters here
+    assert await serving.target("chat", "llm/v1/chat") is first
+    now[0] += 0.2
+    serving._checked_at = now[0]
+    assert await serving.target("chat", "llm/v1/chat") is not first

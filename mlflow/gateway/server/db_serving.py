@@ -62,8 +62,10 @@ class DbServing:
         self._checked_at = float("-inf")
         self._dirty = False
         self._lock = asyncio.Lock()
-        self._targets: dict[tuple[str, str], Target] = {}
-        self._resolved: dict[str, ResolvedEndpoint] = {}
+        # Entries hold decrypted credentials: they live no longer than the secrets cache's TTL.
+        self.max_age = float(store.secrets_cache.ttl)
+        self._targets: dict[tuple[str, str], tuple[float, Target]] = {}
+        self._resolved: dict[str, tuple[float, ResolvedEndpoint]] = {}
         self.policy = budget_policy(options.retry_budget_seconds)
 
     def invalidate(self) -> None:
@@ -86,10 +88,10 @@ class DbServing:
 
     async def resolved(self, name: str) -> ResolvedEndpoint:
         await self._fresh()
-        resolved = self._resolved.get(name)
+        resolved = self._fresh_entry(self._resolved, name)
         if resolved is None:
             resolved = await self.store.resolve_endpoint(name)
-            self._resolved[name] = resolved
+            self._resolved[name] = (self._clock(), resolved)
         if not resolved.models:
             raise no_models_error(name)
         return resolved
@@ -99,7 +101,7 @@ class DbServing:
         fallbacks tried in order when it fails before its first byte."""
         resolved = await self.resolved(name)
         key = (name, endpoint_type)
-        target = self._targets.get(key)
+        target = self._fresh_entry(self._targets, key)
         if target is not None:
             return target
         entries = [
@@ -116,8 +118,17 @@ class DbServing:
             rng=self.rng,
         )
         target = Target(name, endpoint_type, split=split)
-        self._targets[key] = target
+        self._targets[key] = (self._clock(), target)
         return target
+
+    def _fresh_entry(self, cache: dict, key: Any) -> Any:
+        entry = cache.get(key)
+        if entry is None:
+            return None
+        if self._clock() - entry[0] >= self.max_age:
+            del cache[key]
+            return None
+        return entry[1]
 
     def _destination(self, name: str, endpoint_type: str, model: ResolvedModel) -> Destination:
         from mlflow.gateway.providers import build_provider
