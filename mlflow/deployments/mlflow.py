@@ -25,6 +25,7 @@ from mlflow.deployments.constants import (
 from mlflow.deployments.utils import PagedList, join_paths, resolve_endpoint_url
 from mlflow.environment_variables import MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT
 from mlflow.exceptions import MlflowException
+from mlflow.gateway.db_client import GatewayStoreClientMixin
 from mlflow.utils import rest_utils
 from mlflow.utils.rest_utils import ahttp_request, augmented_raise_for_status
 
@@ -52,7 +53,9 @@ def _query_route(endpoint: str) -> str:
     )
 
 
-class MlflowDeploymentClient(UnsupportedManagementMixin, BaseDeploymentClient):
+class MlflowDeploymentClient(
+    UnsupportedManagementMixin, GatewayStoreClientMixin, BaseDeploymentClient
+):
     """
     Client for an MLflow AI gateway (``mlflow gateway start --config-path config.yaml``).
 
