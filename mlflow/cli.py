@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from mlflow.deployments.cli import commands as deployments
+from mlflow.gateway.cli import commands as gateway
 from mlflow.version import VERSION
 
 
@@ -15,6 +16,7 @@ def cli():
 
 
 cli.add_command(deployments)
+cli.add_command(gateway)
 
 if __name__ == "__main__":
     cli()
