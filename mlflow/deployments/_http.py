@@ -9,6 +9,7 @@ from typing import Any
 
 import requests
 
+from async_core import sse
 from mlflow.deployments.constants import MLFLOW_DEPLOYMENT_CLIENT_REQUEST_RETRY_CODES
 from mlflow.environment_variables import (
     MLFLOW_DEPLOYMENT_CLIENT_HTTP_REQUEST_TIMEOUT,
@@ -132,31 +133,26 @@ async def raise_for_stream_status(response) -> None:
     augmented_raise_for_status(response)
 
 
-async def iter_lines(response) -> AsyncIterator[str]:
-    """The stripped, non-empty text lines of a streamed response body."""
-    async for raw in response.aiter_lines():
-        line = raw.decode("utf-8") if isinstance(raw, bytes | bytearray) else raw
-        line = line.strip()
-        if line:
-            yield line
+# One event may not buffer more than this: a hostile server cannot grow a line without end.
+_MAX_SSE_EVENT_BYTES = 64 * 1024 * 1024
 
 
-async def iter_sse_json(response) -> AsyncIterator[Any]:
-    """The JSON payloads of a server-sent-event stream, one per ``data:`` line.
+async def iter_sse_json(response, on_other_line=None) -> AsyncIterator[Any]:
+    """The JSON payloads of a server-sent-event stream (async_core.sse, the one codec).
 
-    Comments and the ``event``/``id``/``retry`` fields are skipped; a ``data: [DONE]`` line, or
-    the end of the body, ends the stream.
+    Multi-line ``data:`` fields are joined; comments and the ``event``/``id``/``retry`` fields
+    are skipped (unless ``on_other_line`` objects); ``data: [DONE]`` or the end of the body ends
+    the stream.
     """
-    async for line in iter_lines(response):
-        if line.startswith(":"):
-            continue
-        field, _, value = line.partition(":")
-        if field != "data":
-            continue
-        value = value.strip()
-        if value == "[DONE]":
-            return
-        yield _parse_chunk(value, line)
+    try:
+        async for data in sse.aiter_data(
+            response.aiter_bytes(),
+            max_event_size=_MAX_SSE_EVENT_BYTES,
+            on_other_line=on_other_line,
+        ):
+            yield _parse_chunk(data)
+    except sse.EventStreamError as e:
+        raise MlflowException(f"Invalid streamed response: {e}") from None
 
 
 async def predict_stream_chunks(response) -> AsyncIterator[Any]:
@@ -173,31 +169,34 @@ async def predict_stream_chunks(response) -> AsyncIterator[Any]:
         await response.aclose()
 
 
+def _only_data_lines(line: str) -> None:
+    """Databricks' contract (as MLflow reads it): a line that is not ``data: ...`` is an error."""
+    key, colon, _ = line.partition(":")
+    if not colon:
+        raise MlflowException(
+            f"Unknown response format: '{_bounded(line)}', "
+            "expected 'data: <value>' for streaming response."
+        )
+    raise MlflowException(
+        f"Unknown response format with key '{_bounded(key)}'. "
+        f"Expected 'data: <value>' for streaming response, got '{_bounded(line)}'."
+    )
+
+
 async def iter_strict_data_json(response) -> AsyncIterator[Any]:
-    """Databricks' streamed chunks: every line must be ``data: <json>``; ``[DONE]`` ends it."""
-    async for line in iter_lines(response):
-        splits = line.split(":", 1)
-        if len(splits) < 2:
-            raise MlflowException(
-                f"Unknown response format: '{line}', "
-                "expected 'data: <value>' for streaming response."
-            )
-        key, value = splits
-        if key != "data":
-            raise MlflowException(
-                f"Unknown response format with key '{key}'. "
-                f"Expected 'data: <value>' for streaming response, got '{line}'."
-            )
-        value = value.strip()
-        if value == "[DONE]":
-            return
-        yield _parse_chunk(value, line)
+    """Databricks' streamed chunks: only ``data:`` lines are allowed; ``[DONE]`` ends it."""
+    async for chunk in iter_sse_json(response, on_other_line=_only_data_lines):
+        yield chunk
 
 
-def _parse_chunk(value: str, line: str) -> Any:
+def _bounded(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def _parse_chunk(value: str) -> Any:
     try:
         return json.loads(value)
     except json.JSONDecodeError as e:
         raise MlflowException(
-            f"Invalid JSON in the streamed response line '{line[:200]}': {e}"
-        ) from e
+            f"Invalid JSON in the streamed response event '{_bounded(value)}': {e}"
+        ) from None
