@@ -1,42 +1,29 @@
-"""``AsyncClient``: an HTTP engine you can hold. It owns its connection pools (one aiohttp session
+"""``AsyncClient``: an HTTP engine you can hold. It owns its connection pool (one aiohttp session
 per event loop), its retry policy, an optional limiter, auth and hooks, and closes with
 ``aclose()`` or ``async with``."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from async_core.clock import SYSTEM_CLOCK, Clock
-from async_core.engine import Admission, Auth, send
+from async_core.engine import Admission, Auth, Transport, send
+from async_core.hooks import Hooks, RetryEvent
 from async_core.messages import Request, Response
 from async_core.policy import RetryPolicy
-from async_core.transport import AiohttpTransport, Transport
+from async_core.sessions import SessionFactory
+from async_core.transport import AiohttpTransport
 
-
-@dataclass(frozen=True, slots=True)
-class RetryEvent:
-    """One retry about to happen: what failed, and how long the engine waits before the next try."""
-
-    method: str
-    url: str  # redacted
-    attempt: int  # the attempt that failed, from 1
-    max_attempts: int
-    wait: float
-    status: int | None  # the retryable status, or None after a transport error
-    cause: str | None  # the transport error's class name, or None after a status
-
-
-@dataclass(frozen=True, slots=True)
-class Hooks:
-    """Observers of a client's requests. Each is optional and must not raise."""
-
-    on_retry: Callable[[RetryEvent], None] | None = None
+_NO_HOOKS = Hooks()
 
 
 class AsyncClient:
+    """Sends requests with retries. Usable from any event loop (each gets its own session);
+    ``aclose()`` closes the running loop's session, and every other loop's session closes when
+    that loop shuts down."""
+
     def __init__(
         self,
         *,
@@ -49,15 +36,21 @@ class AsyncClient:
         decompress: bool = True,
     ) -> None:
         self._owns_transport = transport is None
-        self.transport = transport if transport is not None else AiohttpTransport.owned(
+        self.transport = transport if transport is not None else AiohttpTransport(
             decompress=decompress
         )
         self.policy = policy if policy is not None else RetryPolicy()
         self.limiter = limiter
         self.auth = auth
-        self.hooks = hooks
+        self.hooks = hooks if hooks is not None else _NO_HOOKS
         self.clock = clock
         self._closed = False
+
+    def set_session_factory(self, factory: SessionFactory) -> None:
+        """Build this client's later sessions with ``factory`` (its own transport only)."""
+        if not isinstance(self.transport, AiohttpTransport):
+            raise TypeError("set_session_factory applies to the built-in aiohttp transport")
+        self.transport.pool.set_factory(factory)
 
     async def send(
         self,
@@ -79,6 +72,7 @@ class AsyncClient:
             admission=limiter if limiter is not None else self.limiter,
             raise_on_status=raise_on_status,
             clock=self.clock,
+            on_retry=self.hooks.on_retry,
         )
 
     @asynccontextmanager
@@ -95,10 +89,15 @@ class AsyncClient:
     async def aclose(self) -> None:
         self._closed = True
         if self._owns_transport:
-            await self.transport.aclose()
+            aclose = getattr(self.transport, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     async def __aenter__(self) -> AsyncClient:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+__all__ = ["AsyncClient", "Hooks", "RetryEvent"]

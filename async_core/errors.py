@@ -1,17 +1,15 @@
-"""Errors raised by the engine. The mlflow layer maps them onto MLflow's exception types."""
+"""Errors raised by the engine. Every failure below HTTP leaves the engine as a ``TransportError``;
+a caller never sees the HTTP library's exception types (their reprs carry request headers)."""
 
 from __future__ import annotations
 
 
 class CoreError(Exception):
-    """Base of every error the engine raises itself (transport errors pass through as aiohttp's)."""
+    """Base of every error the engine raises."""
 
 
 class DeadlineExceeded(CoreError):
-    """The request's total deadline (``retry_timeout_seconds``) ran out before it could finish.
-
-    Deliberately not a TimeoutError: aiohttp-retry would take that for a retryable timeout.
-    """
+    """The request's total deadline ran out before it could finish."""
 
     def __init__(self, message: str, *, attempts: int = 0) -> None:
         super().__init__(message)
@@ -36,39 +34,58 @@ class RetriesExhausted(CoreError):
         self.attempts = attempts
 
 
+class InvalidURL(CoreError, ValueError):
+    """The URL cannot be requested (no host, bad characters). Nothing was sent."""
+
+    def __init__(self, message: str, *, url: str = "") -> None:
+        super().__init__(message)
+        self.url = url  # redacted
+
+
 class TransportError(CoreError):
     """One attempt failed below HTTP. Carries only fields the engine chose: never a header, a body
-    or a library object's repr (those carry credentials)."""
+    or a library object's repr (those carry credentials).
+
+    ``reason`` is a short fixed phrase ("connection refused"); ``cause`` the underlying error's
+    class name; ``attempts`` the attempts made when the error left the engine."""
+
+    #: Worth another attempt (the retry loop still asks the policy about the method).
+    retryable = True
 
     def __init__(
-        self, message: str, *, method: str = "", url: str = "", attempts: int = 0,
-        cause: str = "",
+        self, message: str = "", *, method: str = "", url: str = "", attempts: int = 0,
+        cause: str = "", reason: str = "",
     ) -> None:
-        super().__init__(message)
+        super().__init__(message or f"{reason}: {method} {url}".strip(": "))
         self.method = method
         self.url = url  # redacted
         self.attempts = attempts
-        self.cause = cause  # the underlying error's class name
+        self.cause = cause
+        self.reason = reason or message
 
 
 class ConnectError(TransportError):
-    """The connection could not be opened (refused, DNS, unreachable)."""
+    """The connection could not be opened (refused, DNS, unreachable). Nothing was sent."""
 
 
 class ReadError(TransportError):
     """The connection broke while sending or reading (reset, truncated body)."""
 
 
-class TransportTimeout(TransportError):
-    """Connecting or reading took longer than the per-attempt timeout."""
+class TransportTimeout(TransportError, TimeoutError):
+    """Connecting or reading took longer than the per-attempt timeout (also a ``TimeoutError``)."""
 
 
 class ProtocolError(TransportError):
     """The peer spoke malformed HTTP (bad status line, oversized headers, redirect loop)."""
 
+    retryable = False
+
 
 class TLSError(TransportError):
     """A TLS handshake or certificate failure. Deterministic, so it is never retried."""
+
+    retryable = False
 
 
 class BlockingCallInRunnerThread(RuntimeError):

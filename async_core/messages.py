@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import Any
+
+#: bytes, or an async iterable of bytes (streamed upload: not retried once sent).
+Body = bytes | AsyncIterable[bytes] | None
 
 
 class Request:
     """One logical request. ``url`` is final (query included) and ``body`` is bytes, so a retry or a
-    signer sees exactly what goes on the wire. ``extensions`` carries transport-specific extras."""
+    signer sees exactly what goes on the wire, or an async iterable of bytes streamed through
+    (retried only if the connection never opened). ``extensions`` carries transport extras."""
 
     __slots__ = (
         "method",
@@ -28,7 +32,7 @@ class Request:
         method: str,
         url: str,
         headers: dict[str, str] | None = None,
-        body: bytes | None = None,
+        body: Body = None,
         *,
         timeout: float | None = None,
         ssl: Any = True,
@@ -108,7 +112,10 @@ class Response:
                 yield self.content
             return
         try:
-            async for chunk in self._raw.content.iter_chunked(chunk_size):
+            while True:
+                chunk = await self.read_chunk(chunk_size)
+                if not chunk:
+                    return
                 yield chunk
         finally:
             self.release()
@@ -118,7 +125,16 @@ class Response:
         if self._raw is None:
             data, self.content = self.content or b"", b""
             return data
-        data = await self._raw.content.read(size)
+        error = None
+        try:
+            data = await self._raw.content.read(size)
+        except Exception as exc:
+            from async_core.errormap import to_core_error  # only a failing stream pays the import
+
+            error = to_core_error(exc, self.method, self.url)
+        if error is not None:  # outside the handler: the library's error is not our context
+            self.close()
+            raise error
         if not data:
             self.release()
         return data

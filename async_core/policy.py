@@ -1,9 +1,11 @@
 """The retry policy: one small immutable object that decides *whether* and *how long* to wait.
 
-Semantics follow urllib3's ``Retry`` as MLflow configures it: every method is retried; the first
-retry is immediate, then ``backoff_factor * 2**(n-1) + uniform(0, jitter)`` capped at
-``backoff_max`` (n = consecutive failures so far); a usable ``Retry-After`` on 413/429/503 wins
-over the backoff.
+Semantics follow urllib3's ``Retry``: the first retry is immediate, then
+``backoff_factor * 2**(n-1) + uniform(0, jitter)`` capped at ``backoff_max`` (n = consecutive
+failures so far); a usable ``Retry-After`` on 413/429/503 wins over the backoff, capped at
+``retry_after_max``. ``methods`` says which methods may be retried after a response or a broken
+connection (``None``: every method); a connection that never opened is retried for any method,
+since nothing was sent.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import Protocol
 DEFAULT_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 RETRY_AFTER_STATUSES = frozenset({413, 429, 503})
 DEFAULT_BACKOFF_MAX = 120.0
+#: urllib3's default: the methods whose repetition the server cannot tell from one request.
+IDEMPOTENT_METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PUT", "TRACE"})
 
 
 class Uniform(Protocol):
@@ -36,14 +40,23 @@ class RetryPolicy:
     retry_after_statuses: frozenset[int] = RETRY_AFTER_STATUSES
     #: Total deadline in seconds over all attempts and waits; None means no deadline.
     total_timeout: float | None = None
+    #: Which methods are retried (upper case); None means every method.
+    methods: frozenset[str] | None = None
+    #: The longest Retry-After honoured, in seconds; None means no cap.
+    retry_after_max: float | None = None
     rng: Uniform = field(default=random, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        # Accept any iterable of codes (MLflow passes lists) but keep the object hashable/immutable.
+        # Accept any iterable of codes (callers pass lists) but keep the object hashable/immutable.
         for name in ("retry_statuses", "retry_after_statuses"):
             value = getattr(self, name)
             if not isinstance(value, frozenset):
                 object.__setattr__(self, name, frozenset(_as_codes(value)))
+        if self.methods is not None and not isinstance(self.methods, frozenset):
+            object.__setattr__(self, "methods", frozenset(m.upper() for m in self.methods))
+
+    def retries_method(self, method: str) -> bool:
+        return self.methods is None or method in self.methods
 
     @property
     def attempts(self) -> int:
@@ -65,7 +78,9 @@ class RetryPolicy:
         if not self.respect_retry_after or status not in self.retry_after_statuses or not headers:
             return None
         value = headers.get("Retry-After")
-        return None if value is None else parse_retry_after(value, now)
+        seconds = None if value is None else parse_retry_after(value, now)
+        cap = self.retry_after_max
+        return seconds if seconds is None or cap is None else min(seconds, cap)
 
     def is_retryable_status(self, status: int, headers: Mapping[str, str] | None) -> bool:
         if status in self.retry_statuses:

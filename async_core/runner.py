@@ -1,18 +1,19 @@
 """The blocking facade's engine room: one background event-loop thread, started lazily.
 
 Blocking APIs submit coroutines here and wait. This works whether or not the caller's thread
-already runs a loop (Jupyter, an async web handler), because the work runs on *our* loop.
+already runs a loop (Jupyter, an async web handler), because the work runs on *our* loop. That
+loop is ours, not the user's, so it runs on uvloop when uvloop is installed (``loop_factory``).
+The process's default runner is held by ``async_core.defaults``.
 """
 
 from __future__ import annotations
 
 import _thread
 import asyncio
-import atexit
 import concurrent.futures
 import os
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 from async_core.errors import BlockingCallInRunnerThread
@@ -66,9 +67,10 @@ class _Call:
 class LoopRunner:
     """Owns one event loop running forever in a daemon thread."""
 
-    __slots__ = ("_loop", "_thread", "_lock", "_thread_id")
+    __slots__ = ("_loop", "_thread", "_lock", "_thread_id", "_loop_factory")
 
-    def __init__(self) -> None:
+    def __init__(self, loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None) -> None:
+        self._loop_factory = loop_factory or default_loop_factory()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._thread_id: int | None = None
@@ -88,7 +90,7 @@ class LoopRunner:
         with self._lock:
             if self._loop is not None and not self._loop.is_closed():
                 return self._loop
-            loop = asyncio.new_event_loop()
+            loop = self._loop_factory()
             ready = threading.Event()
             thread = threading.Thread(
                 target=self._serve, args=(loop, ready), name="async-core-runner", daemon=True
@@ -152,20 +154,23 @@ class LoopRunner:
             loop.close()
 
 
-_runner: LoopRunner | None = None
-_FORK_ORPHANS: list[LoopRunner] = []
-_runner_lock = threading.Lock()
+def default_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
+    """uvloop's loop when it is installed (and not disabled with ASYNC_CORE_NO_UVLOOP=1),
+    else asyncio's."""
+    if os.environ.get("ASYNC_CORE_NO_UVLOOP", "") not in ("", "0"):
+        return asyncio.new_event_loop
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop
+    return uvloop.new_event_loop
 
 
 def get_runner() -> LoopRunner:
-    global _runner
-    runner = _runner
-    if runner is None:
-        with _runner_lock:
-            if _runner is None:
-                _runner = LoopRunner()
-            runner = _runner
-    return runner
+    """The process's default runner (the blocking facade's loop)."""
+    from async_core.defaults import DEFAULTS
+
+    return DEFAULTS.runner()
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -192,23 +197,3 @@ def iter_sync(iterable: Any) -> Iterator[Any]:
         aclose = getattr(iterator, "aclose", None)
         if aclose is not None:
             runner.run(aclose())
-
-
-def _shutdown_at_exit() -> None:
-    runner = _runner
-    if runner is not None:
-        runner.close()
-
-
-def _after_fork_in_child() -> None:
-    # The runner thread does not exist in the child; start afresh on first use.
-    global _runner, _runner_lock
-    if _runner is not None:
-        _FORK_ORPHANS.append(_runner)  # its loop belongs to a thread that only the parent has
-    _runner = None
-    _runner_lock = threading.Lock()
-
-
-atexit.register(_shutdown_at_exit)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)

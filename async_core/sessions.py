@@ -9,9 +9,9 @@ that come and go never leave an "Unclosed client session" behind.
 from __future__ import annotations
 
 import asyncio
-import os
 import weakref
 from collections.abc import AsyncGenerator, Callable
+from typing import Any
 
 import aiohttp
 
@@ -22,7 +22,7 @@ _CLOSE_GRACE = 0.01
 
 
 def default_session_factory(
-    trace_configs: list | None = None, auto_decompress: bool = True
+    trace_configs: list | None = None, auto_decompress: bool = True, **options: Any
 ) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(limit=100, limit_per_host=0)
     # trust_env stays off: aiohttp would then make two thread hops per request (netrc, proxy
@@ -32,6 +32,7 @@ def default_session_factory(
         trust_env=False,
         auto_decompress=auto_decompress,
         trace_configs=trace_configs,
+        **options,
     )
 
 
@@ -57,6 +58,7 @@ class SessionPool:
 
     def __init__(self, factory: SessionFactory = default_session_factory) -> None:
         self._factory = factory
+        _POOLS.add(self)
         # loop -> (session, closer generator). The closer removes its entry when the loop shuts
         # down; weak keys alone would not free it (the session refers to its loop).
         self._entries: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -73,6 +75,10 @@ class SessionPool:
         session = entry[0] if entry is not None and not entry[0].closed else self._create(loop)
         self._last = (loop, session)
         return session
+
+    def set_factory(self, factory: SessionFactory) -> None:
+        """Build this pool's later sessions with ``factory`` (connector limits, options)."""
+        self._factory = factory
 
     def _create(self, loop: asyncio.AbstractEventLoop) -> aiohttp.ClientSession:
         # A loop closed without shutdown_asyncgens never ran its closer: drop its entry now.
@@ -112,22 +118,10 @@ class SessionPool:
 # Sessions inherited across fork() are kept referenced, never closed: closing them would act on
 # the parent's sockets and epoll set.
 _FORK_ORPHANS: list = []
-
-_pool = SessionPool()
-
-
-def get_session_pool() -> SessionPool:
-    return _pool
+# Every pool, so a forked child can abandon them all (see async_core.lifecycle).
+_POOLS: weakref.WeakSet[SessionPool] = weakref.WeakSet()
 
 
-def set_session_factory(factory: SessionFactory) -> None:
-    """Change how sessions are built (limits, connector options). Affects sessions made later."""
-    _pool._factory = factory
-
-
-def _after_fork_in_child() -> None:
-    _pool.abandon()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+def abandon_all_pools() -> None:
+    for pool in list(_POOLS):
+        pool.abandon()

@@ -1,45 +1,57 @@
-"""Transports send one attempt. ``AiohttpTransport`` is the default; others (for example a vendor
-SDK run in a worker thread) plug into the same retry engine by implementing ``Transport``."""
+"""``AiohttpTransport``: one attempt over aiohttp, on a pool of one session per event loop.
+
+Every aiohttp (and asyncio/ssl) failure leaves as the engine's ``TransportError`` (see
+``errormap``), raised outside the library's ``except`` block so its exception is not even the
+``__context__`` of ours. Other transports (for example a vendor SDK run in a worker thread) plug
+into the same retry engine by implementing ``engine.Transport``.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import contextvars
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any
 from urllib.request import getproxies_environment, proxy_bypass_environment
 
 import aiohttp
 
-from async_core.errors import TLSError
+from async_core.engine import Transport
+from async_core.errormap import to_core_error
 from async_core.messages import Request, Response
-from async_core.sessions import SessionPool, default_session_factory, get_session_pool
-
-#: The exceptions worth another attempt: connection failures, resets, timeouts, truncated bodies.
-#: TLS failures are excluded (they are re-raised as TLSError, see below).
-RETRYABLE_EXCEPTIONS: tuple[type[BaseException], ...] = (
-    aiohttp.ClientConnectionError,
-    aiohttp.ClientPayloadError,
-    asyncio.TimeoutError,
-)
-
-
-class Transport(Protocol):
-    async def send(
-        self,
-        request: Request,
-        total_timeout: float | None,
-        on_sent: Callable[[], None] | None = None,
-    ) -> Response:
-        """Send one attempt. ``total_timeout`` bounds the whole attempt (the time left before the
-        request's deadline), on top of the request's own connect/read timeout. ``on_sent``, if
-        given, is called the moment the request is on the wire (the throttle's start time)."""
-        ...
-
+from async_core.sessions import SessionPool, default_session_factory
 
 # aiohttp labels every POST/PUT/PATCH body "application/octet-stream" (even an empty one) unless
 # told not to; requests sends no Content-Type the caller did not ask for.
 _NO_AUTO_CONTENT_TYPE = ("Content-Type",)
+_BODYLESS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
+
+# The "request is on the wire" callback of the attempt running in this task, if it wants one.
+_ON_SENT: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar(
+    "async_core_on_sent", default=None
+)
+
+
+class _SentSignallingRequest(aiohttp.ClientRequest):
+    """aiohttp's request, telling the attempt that asked (and only it) when its headers went out.
+    One session serves every request: no second pool of traced sessions, no trace signals paid
+    by requests that do not ask."""
+
+    async def send(self, conn: Any) -> aiohttp.ClientResponse:
+        response = await super().send(conn)
+        on_sent = _ON_SENT.get()
+        if on_sent is not None:
+            on_sent()
+        return response
+
+
+def session_factory(decompress: bool = True) -> Callable[[], aiohttp.ClientSession]:
+    def build() -> aiohttp.ClientSession:
+        return default_session_factory(
+            auto_decompress=decompress, request_class=_SentSignallingRequest
+        )
+
+    return build
 
 
 @lru_cache(maxsize=1024)
@@ -66,56 +78,36 @@ def _needs_skip(request: Request) -> bool:
 
 
 def _client_timeout(read_timeout: float | None, total: float | None) -> aiohttp.ClientTimeout:
-    # requests' timeout is per socket operation (connect, then each read), not a total. The
-    # total is the time left before a deadline, a new value every time: cache only without one.
+    # requests' timeout is per socket operation (connect, then each read), not a total. ``connect``
+    # also bounds the wait for a free pooled connection, so a starved pool cannot hang a call.
+    # The total is the time left before a deadline, a new value every time: cache only without.
     if total is None:
         return _per_socket_timeout(read_timeout)
-    return aiohttp.ClientTimeout(total=total, sock_connect=read_timeout, sock_read=read_timeout)
+    return aiohttp.ClientTimeout(
+        total=total, connect=read_timeout, sock_connect=read_timeout, sock_read=read_timeout
+    )
 
 
 @lru_cache(maxsize=64)
 def _per_socket_timeout(read_timeout: float | None) -> aiohttp.ClientTimeout:
-    return aiohttp.ClientTimeout(total=None, sock_connect=read_timeout, sock_read=read_timeout)
-
-
-async def _headers_sent(session: Any, ctx: Any, params: Any) -> None:
-    ctx.trace_request_ctx["on_sent"]()
-
-
-def _traced_session_factory(auto_decompress: bool = True) -> aiohttp.ClientSession:
-    # Trace signals cost a few microseconds on every request, so only requests that need to know
-    # when they went out (throttled ones) use sessions that carry them.
-    trace = aiohttp.TraceConfig()
-    trace.on_request_headers_sent.append(_headers_sent)
-    return default_session_factory(trace_configs=[trace], auto_decompress=auto_decompress)
-
-
-_traced_pool = SessionPool(_traced_session_factory)
+    return aiohttp.ClientTimeout(
+        total=None, connect=read_timeout, sock_connect=read_timeout, sock_read=read_timeout
+    )
 
 
 class AiohttpTransport:
-    __slots__ = ("_pool", "_traced_pool")
+    __slots__ = ("_pool",)
 
-    def __init__(self, pool: SessionPool | None = None, traced_pool: SessionPool | None = None):
-        self._pool = pool or get_session_pool()
-        self._traced_pool = traced_pool or _traced_pool
+    def __init__(self, pool: SessionPool | None = None, *, decompress: bool = True) -> None:
+        self._pool = pool if pool is not None else SessionPool(session_factory(decompress))
 
-    @classmethod
-    def owned(cls, *, decompress: bool = True) -> AiohttpTransport:
-        """A transport with pools of its own (for an ``AsyncClient``), closed by ``aclose``."""
-
-        def plain() -> aiohttp.ClientSession:
-            return default_session_factory(auto_decompress=decompress)
-
-        def traced() -> aiohttp.ClientSession:
-            return _traced_session_factory(auto_decompress=decompress)
-
-        return cls(SessionPool(plain), SessionPool(traced))
+    @property
+    def pool(self) -> SessionPool:
+        return self._pool
 
     async def aclose(self) -> None:
-        """Close this transport's sessions on the running loop."""
+        """Close this transport's session on the running loop."""
         await self._pool.aclose()
-        await self._traced_pool.aclose()
 
     async def send(
         self,
@@ -123,41 +115,17 @@ class AiohttpTransport:
         total_timeout: float | None,
         on_sent: Callable[[], None] | None = None,
     ) -> Response:
-        timeout = _client_timeout(request.timeout, total_timeout)
-        proxy = request.proxy or env_proxy(request.url)
+        error: BaseException | None = None
+        token = None if on_sent is None else _ON_SENT.set(on_sent)
         try:
-            if on_sent is None and proxy is None and request.ssl is True and (
-                request.allow_redirects and not _needs_skip(request)
-            ):
-                # The usual request passes only what differs from aiohttp's defaults: every
-                # keyword is packed and bound twice on its way to ClientSession._request.
-                pending = self._pool.get().request(
-                    request.method,
-                    request.url,
-                    headers=request.headers,
-                    data=request.body,
-                    timeout=timeout,
-                )
-            else:
-                if on_sent is None:
-                    session, trace_ctx = self._pool.get(), None
-                else:
-                    session, trace_ctx = self._traced_pool.get(), {"on_sent": on_sent}
-                pending = session.request(
-                    request.method,
-                    request.url,
-                    headers=request.headers,
-                    data=request.body,
-                    ssl=request.ssl,
-                    timeout=timeout,
-                    allow_redirects=request.allow_redirects,
-                    proxy=proxy,
-                    skip_auto_headers=_NO_AUTO_CONTENT_TYPE if _needs_skip(request) else None,
-                    trace_request_ctx=trace_ctx,
-                )
-            raw = await pending
-        except aiohttp.ClientSSLError as e:
-            raise TLSError(str(e)) from e
+            raw = await self._pending(request, _client_timeout(request.timeout, total_timeout))
+        except Exception as exc:
+            error = to_core_error(exc, request.method, request.url)
+        finally:
+            if token is not None:
+                _ON_SENT.reset(token)
+        if error is not None:  # raised outside the handler: see the module docstring
+            raise error
         if request.stream:  # a stream keeps the connection until its body is read
             return Response(
                 raw.status, raw.headers, None, reason=raw.reason, url=raw.url,
@@ -165,8 +133,42 @@ class AiohttpTransport:
             )
         try:
             content = await raw.read()
+        except Exception as exc:
+            error = to_core_error(exc, request.method, request.url)
         finally:
             raw.release()
+        if error is not None:
+            raise error
         return Response(
             raw.status, raw.headers, content, reason=raw.reason, url=raw.url, method=request.method
         )
+
+    def _pending(self, request: Request, timeout: aiohttp.ClientTimeout) -> Any:
+        session = self._pool.get()
+        proxy = request.proxy or env_proxy(request.url)
+        plain = proxy is None and request.ssl is True and request.allow_redirects
+        if plain and request.body is None and request.method in _BODYLESS:
+            # The hot path: only what differs from aiohttp's defaults (every keyword is packed
+            # and bound twice on its way to ClientSession._request).
+            return session.request(
+                request.method, request.url, headers=request.headers, timeout=timeout
+            )
+        if plain and not _needs_skip(request):
+            return session.request(
+                request.method, request.url, headers=request.headers, data=request.body,
+                timeout=timeout,
+            )
+        return session.request(
+            request.method,
+            request.url,
+            headers=request.headers,
+            data=request.body,
+            ssl=request.ssl,
+            timeout=timeout,
+            allow_redirects=request.allow_redirects,
+            proxy=proxy,
+            skip_auto_headers=_NO_AUTO_CONTENT_TYPE if _needs_skip(request) else None,
+        )
+
+
+__all__ = ["AiohttpTransport", "Transport", "env_proxy", "session_factory"]

@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from async_core import TransportError, redact_url
 from async_core.messages import Request, Response
 from mlflow.environment_variables import MLFLOW_DATABRICKS_ENDPOINT_HTTP_RETRY_TIMEOUT
 from mlflow.exceptions import ERROR_CODE_TO_HTTP_STATUS, INVALID_PARAMETER_VALUE, MlflowException
@@ -41,8 +42,12 @@ _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
 
 
-class DatabricksSDKRequestError(Exception):
-    """The SDK failed without an API error (no response, or its own retry budget ran out)."""
+class DatabricksSDKRequestError(TransportError):
+    """The SDK failed without an API error (no response, or its own retry budget ran out).
+    Not retried: the SDK has retried already. Its text names only the method, the path and the
+    SDK error's class (an SDK error's own text may carry the request)."""
+
+    retryable = False
 
 
 def _get_executor() -> ThreadPoolExecutor:
@@ -197,10 +202,16 @@ def _sdk_attempt(host_creds, timeout, retry_timeout_seconds, request: Request) -
         # still the server's last answer.
         if isinstance(e.__cause__, DatabricksError):
             return _error_response(e.__cause__, request)
-        raise DatabricksSDKRequestError(
+        error = DatabricksSDKRequestError(
             f"Databricks SDK request {request.method} {urlsplit(request.url).path} failed: "
-            f"{type(e).__name__}: {e}"
-        ) from e
+            f"{type(e).__name__}",
+            method=request.method, url=redact_url(request.url), cause=type(e).__name__,
+            reason=f"Databricks SDK request failed ({type(e).__name__})",
+        )
+    else:
+        error = None
+    if error is not None:  # raised outside the handler: the SDK's error is not our context
+        raise error
     raw = result["contents"]._response  # the requests.Response under the SDK's stream wrapper
     try:
         content = raw.content

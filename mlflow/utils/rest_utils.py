@@ -6,7 +6,6 @@ returns a ``requests.Response``. Both take exactly MLflow's parameters.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime
 import json
@@ -17,23 +16,30 @@ import warnings
 from collections.abc import AsyncIterator, Iterator
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-import aiohttp
 import requests
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 
 from async_core import (
+    DEFAULTS,
+    AsyncClient,
+    CoreError,
     DeadlineExceeded,
+    Hooks,
+    InvalidURL,
     Request,
     RetriesExhausted,
     RetryAfterBeyondDeadline,
+    RetryEvent,
     RetryPolicy,
-    TLSError,
+    TransportError,
+    TransportTimeout,
+    default_client,
     get_runner,
+    redact_url,
     run_sync,
-    send,
 )
 from mlflow.environment_variables import (
     _MLFLOW_DATABRICKS_TRAFFIC_ID,
@@ -81,6 +87,16 @@ __all__ = [
     "verify_rest_response",
     "validate_deployment_timeout_config",
 ]
+
+def _log_retry(event: RetryEvent) -> None:
+    """One WARNING per retry, as urllib3 logs for MLflow's client (the URL is redacted)."""
+    _logger.warning(
+        "Retrying (%d/%d) in %.1f s after %s: %s %s",
+        event.attempt, event.max_attempts - 1, event.wait, event.reason, event.method, event.url,
+    )
+
+
+DEFAULTS.set_hooks(Hooks(on_retry=_log_retry))
 
 RESOURCE_NON_EXISTENT = "RESOURCE_DOES_NOT_EXIST"
 _REST_API_PATH_PREFIX = "/api/2.0"
@@ -388,17 +404,7 @@ def _proxy_for(url: str, proxies: dict | None) -> str | None:
     return proxies.get(scheme) or proxies.get("all")
 
 
-def _redact(url: str) -> str:
-    """Drop user:password from a URL before it goes into a message."""
-    if "@" not in url:
-        return url
-    parts = urlsplit(url)
-    if parts.password is None and parts.username is None:
-        return url
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
-    return urlunsplit((parts.scheme, f"***@{netloc}", parts.path, parts.query, parts.fragment))
+_redact = redact_url  # the one redactor, in async_core
 
 
 def _path_of(url: str) -> str:
@@ -580,7 +586,8 @@ def _prepare(
 
 
 def _mlflow_error(error: Exception, url: str, timeout) -> MlflowException:
-    """MLflow's exception for an engine or transport failure (the caller chains ``error``)."""
+    """MLflow's exception for an engine failure (the caller chains ``error``). Built from the
+    fields the engine chose; never from a library object's text."""
     url = _redact(url)
     if isinstance(error, RetriesExhausted):
         return MlflowException(
@@ -589,23 +596,39 @@ def _mlflow_error(error: Exception, url: str, timeout) -> MlflowException:
             "responses'))"
         )
     if isinstance(error, RetryAfterBeyondDeadline):
-        return MlflowException(f"API request to {url} failed: {error}")
+        return MlflowException(
+            f"API request to {url} failed: the server answered {error.status} and asked to "
+            f"retry after {error.retry_after:g}s, which is past the deadline (retry_timeout_"
+            f"seconds) after {error.attempts} attempt(s)"
+        )
     if isinstance(error, DeadlineExceeded):
-        cause = error.__cause__ or error.__context__
-        detail = f"; last error: {cause!r}" if cause is not None else ""
-        return MlflowException(f"API request to {url} failed with exception {error}{detail}")
-    if isinstance(error, asyncio.TimeoutError):
+        cause = error.__cause__
+        detail = f"; last error: {_describe(cause)}" if isinstance(cause, TransportError) else ""
+        return MlflowException(
+            f"API request to {url} failed with exception {error} (retry_timeout_seconds)"
+            f"{detail}"
+        )
+    if isinstance(error, TransportTimeout):
         within = "" if timeout is None else f" within {timeout}s"
         return MlflowException(
-            f"API request to {url} failed with timeout exception {type(error).__name__}: no "
+            f"API request to {url} failed with timeout exception {_describe(error)}: no "
             f"response{within}. To increase the timeout, set the environment variable "
             f"{MLFLOW_HTTP_REQUEST_TIMEOUT!s} to a larger value."
         )
-    if isinstance(error, aiohttp.InvalidURL):
+    if isinstance(error, InvalidURL):
         return InvalidUrlException(f"Invalid url: {url}")
-    if isinstance(error, TLSError):
-        return MlflowException(f"API request to {url} failed with exception {error}")
-    return MlflowException(f"API request to {url} failed with exception {error!r}")
+    if isinstance(error, TransportError):
+        return MlflowException(f"API request to {url} failed with exception {_describe(error)}")
+    return MlflowException(
+        f"API request to {url} failed with exception {type(error).__name__}"
+    )
+
+
+def _describe(error: TransportError) -> str:
+    """``ConnectError: connection refused (ClientConnectorError) after 8 attempt(s)``."""
+    cause = f" ({error.cause})" if error.cause else ""
+    attempts = f" after {error.attempts} attempt(s)" if error.attempts > 1 else ""
+    return f"{type(error).__name__}: {error.reason}{cause}{attempts}"
 
 
 def http_request(
@@ -676,14 +699,14 @@ async def ahttp_request(
         retry_timeout_seconds, kwargs,
     )
     # The one implementation: http_request runs this same coroutine on the background loop.
+    client = default_client() if transport is None else AsyncClient(
+        transport=transport, hooks=default_client().hooks
+    )
     try:
-        core = await send(
-            request, policy, transport=transport, auth=auth, admission=admission,
-            raise_on_status=raise_on_status,
+        core = await client.send(
+            request, policy=policy, auth=auth, limiter=admission, raise_on_status=raise_on_status
         )
-    except MlflowException:
-        raise
-    except Exception as e:
+    except CoreError as e:
         raise _mlflow_error(e, request.url, request.timeout) from e
     # A transport may buffer even a streamed request (the Databricks SDK path): the async stream
     # API still applies, it just reads from memory.
@@ -774,7 +797,7 @@ class AsyncStreamResponse(_EngineResponse):
         try:
             async for chunk in self._core.aiter_chunks(chunk_size):
                 yield chunk
-        except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+        except CoreError as e:
             raise _mlflow_error(e, self.url, None) from e
         self._content_consumed = True
 
@@ -839,7 +862,7 @@ class _BlockingRaw:
     def _read_chunk(self, amt: int) -> bytes:
         try:
             return run_sync(self._core.read_chunk(amt))
-        except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+        except CoreError as e:
             raise _mlflow_error(e, self._core.url, None) from e
 
     def close(self) -> None:

@@ -9,8 +9,14 @@ import warnings
 
 import pytest
 
-from async_core import BlockingCallInRunnerThread, LoopRunner, get_runner, iter_sync, run_sync
-from async_core.sessions import get_session_pool
+from async_core import (
+    BlockingCallInRunnerThread,
+    LoopRunner,
+    get_runner,
+    get_session_pool,
+    iter_sync,
+    run_sync,
+)
 
 
 @pytest.fixture

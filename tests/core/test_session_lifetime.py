@@ -6,7 +6,6 @@ import asyncio
 import gc
 
 from async_core import get_session_pool
-from async_core.transport import _traced_pool
 from mlflow.utils.rest_utils import MlflowHostCreds, ahttp_request
 
 
@@ -24,7 +23,6 @@ def test_short_lived_loops_leave_no_session_behind(recording_server):
     assert len(recording_server.attempts) == 5
     for loop in loops:
         assert loop not in get_session_pool()._entries
-        assert loop not in _traced_pool._entries
 
 
 def test_a_loop_closed_without_shutdown_is_dropped_at_the_next_session(recording_server):

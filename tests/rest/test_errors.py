@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import socket
 
-import aiohttp
 import pytest
 from conftest import Reply
 
+from async_core import ConnectError
 from mlflow.exceptions import InvalidUrlException, MlflowException
 from mlflow.utils.rest_utils import MlflowHostCreds
 
@@ -71,7 +71,8 @@ async def test_connection_refused_is_chained_to_the_transport_error(call):
     with pytest.raises(MlflowException) as info:
         await call(MlflowHostCreds(url), "/x", "POST", json={}, max_retries=2, **FAST)
     assert str(info.value).startswith(f"API request to {url}/x failed with exception ")
-    assert isinstance(info.value.__cause__, aiohttp.ClientConnectionError)
+    assert isinstance(info.value.__cause__, ConnectError)
+    assert info.value.__cause__.reason == "connection refused"
     assert not isinstance(info.value, InvalidUrlException)
 
 
