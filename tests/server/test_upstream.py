@@ -11,7 +11,6 @@ import time
 
 import pytest
 
-from mlflow.testing.loopback import Fault
 from mlflow.testing.openai_server import OpenAIServer
 from tests.conftest import Reply
 from tests.server.helpers import openai_endpoint, running_gateway
@@ -149,8 +148,8 @@ async def test_upstream_error_echoing_the_key_is_scrubbed(recording_server):
 
 
 async def test_stream_failing_before_first_chunk_gets_real_status(openai_fake):
-    openai_fake.inject(Fault(status=503, body={"error": {"message": "overloaded"}}, times=None,
-                             path="/v1/chat/completions"))
+    openai_fake.inject(503, {"error": {"message": "overloaded"}}, times=None,
+                       path="/v1/chat/completions")
     async with running_gateway(_config(openai_fake.api_base), retry_budget_seconds=0) as gw:
         status, headers, body = await _post(gw, {**CHAT, "stream": True})
     assert status == 503 and headers["Content-Type"].startswith("application/json")
@@ -158,7 +157,7 @@ async def test_stream_failing_before_first_chunk_gets_real_status(openai_fake):
 
 
 async def test_stream_failing_mid_way_ends_with_error_event(openai_fake):
-    openai_fake.inject(Fault(stream_error_after=1, path="/v1/chat/completions"))
+    openai_fake.inject(stream_error_after=1, path="/v1/chat/completions")
     async with running_gateway(_config(openai_fake.api_base)) as gw:
         status, _, body = await _post(gw, {**CHAT, "stream": True})
     text = body.decode()

@@ -30,7 +30,7 @@ from mlflow.gateway.server.options import ServerOptions
 from mlflow.gateway.server.reload import ConfigWatcher
 from mlflow.gateway.server.runtime import ProviderFactory, RuntimeHolder, build_runtime
 from mlflow.gateway.server.state import STATE_KEY, GatewayState
-from mlflow.gateway.server.upstream import make_client
+from mlflow.gateway.server.upstream import make_client, retry_wait_spent
 
 _logger = logging.getLogger("mlflow.gateway.server")
 
@@ -59,11 +59,13 @@ def _context_middleware(state: GatewayState):
         request[REQUEST_INFO_KEY] = info
         request[STARTED_KEY] = time.monotonic()
         token = current_request_info.set(info)
+        spent_token = retry_wait_spent.set([0.0])
         state.in_flight += 1
         try:
             return await handler(request)
         finally:
             state.in_flight -= 1
+            retry_wait_spent.reset(spent_token)
             current_request_info.reset(token)
 
     return context
