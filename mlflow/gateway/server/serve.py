@@ -144,6 +144,9 @@ class Supervisor:
 
     def _forward(self, signum, frame) -> None:
         self.stopping = True
+        # The workers stop accepting on their copies; ours must close too, or new connections
+        # would wait in the backlog of a socket nobody serves.
+        self.sock.close()
         for worker in self.workers:
             if worker.poll() is None:
                 worker.send_signal(signal.SIGTERM)
@@ -173,7 +176,7 @@ class Supervisor:
                         time.sleep(min(5.0, 0.2 * self.restarts))
                         self.workers[index] = self._spawn()
             time.sleep(0.1)
-        self.sock.close()
+        self.sock.close()  # idempotent
         return max((w.returncode or 0) for w in self.workers) if self.workers else 0
 
 
