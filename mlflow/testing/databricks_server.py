@@ -95,6 +95,9 @@ class DatabricksServer(LoopbackServer):
         app.router.add_put(base + "/{name}/rate-limits", self._put_rate_limits)
         app.router.add_put(base + "/{name}/ai-gateway", self._put_ai_gateway)
         app.router.add_post("/serving-endpoints/{name}/invocations", self._invoke)
+        # The OpenAI-compatible serving API: the endpoint is the body's "model".
+        for task in ("chat/completions", "completions", "embeddings"):
+            app.router.add_post(f"/serving-endpoints/{task}", self._invoke_openai)
         # The legacy AI gateway API, as a Databricks workspace served it.
         app.router.add_get("/api/2.0/gateway/routes/", self._search_routes)
         app.router.add_post("/api/2.0/gateway/routes/", self._create_route)
@@ -204,6 +207,23 @@ class DatabricksServer(LoopbackServer):
         payload = await json_body(request)
         if not isinstance(payload, dict):
             return _databricks_error("BAD_REQUEST", "The request body must be a JSON object.", 400)
+        return await self._answer(request, name, payload)
+
+    async def _invoke_openai(self, request: web.Request) -> web.StreamResponse:
+        payload = await json_body(request)
+        if not isinstance(payload, dict):
+            return _databricks_error("BAD_REQUEST", "The request body must be a JSON object.", 400)
+        name = payload.pop("model", None)
+        if not name:
+            return _databricks_error("BAD_REQUEST", "Missing required field: model", 400)
+        if name not in self.serving:
+            return self._missing(name)
+        task = request.path.removeprefix("/serving-endpoints/")
+        expected = {"chat/completions": "messages", "completions": "prompt",
+                    "embeddings": "input"}[task]
+        if expected not in payload:
+            return _databricks_error(
+                "BAD_REQUEST", f"Invalid input: the request needs '{expected}'.", 400)
         return await self._answer(request, name, payload)
 
     async def _answer(self, request, model: str, payload: dict) -> web.StreamResponse:

@@ -25,6 +25,8 @@ from typing import Any
 
 from aiohttp import web
 
+from async_core import sse
+
 __all__ = [
     "Fault",
     "Handler",
@@ -53,6 +55,7 @@ class RecordedRequest:
     headers: dict[str, str]  # lower-cased names
     body: bytes
     timestamp: float  # time.monotonic() on arrival
+    raw_path: str = ""  # the path as sent, percent-encoding kept (signatures cover it)
 
     def json(self) -> JSON:
         return json.loads(self.body) if self.body else None
@@ -150,6 +153,7 @@ class LoopbackServer:
                 headers={k.lower(): v for k, v in request.headers.items()},
                 body=body,
                 timestamp=time.monotonic(),
+                raw_path=request.raw_path.split("?", 1)[0],
             )
             with self._lock:
                 self.requests.append(recorded)
@@ -337,10 +341,8 @@ async def json_body(request: web.Request) -> Any:
 
 
 def sse_frame(data: JSON | str, event: str | None = None) -> bytes:
-    """One server-sent event: an optional ``event:`` line and a ``data:`` line."""
-    text = data if isinstance(data, str) else json.dumps(data)
-    head = f"event: {event}\n" if event else ""
-    return f"{head}data: {text}\n\n".encode()
+    """One server-sent event (the shared codec's encoding): ``event:`` if named, then ``data:``."""
+    return sse.encode(data if isinstance(data, str) else json.dumps(data), event=event)
 
 
 async def stream_frames(
@@ -392,5 +394,5 @@ async def sse_json(
     """Write ``chunks`` as ``data: <json>`` events, optionally ending in ``data: [DONE]``."""
     frames = [sse_frame(chunk) for chunk in chunks]
     if done:
-        frames.append(b"data: [DONE]\n\n")
+        frames.append(sse.DONE)
     return await stream_frames(request, frames, delay=delay, error_frame=error_frame)

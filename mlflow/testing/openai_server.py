@@ -165,18 +165,27 @@ class OpenAIServer(LoopbackServer):
             return openai_error("'input' is a required property", 400, None, "input")
         return json_response(embeddings_response(model, inputs))
 
+    #: Whether the last content chunk always carries ``usage`` (Mistral, Together) instead of a
+    #: separate usage chunk sent only when ``stream_options.include_usage`` asks (OpenAI).
+    USAGE_IN_LAST_CHUNK = False
+
+    def _stream_error_frame(self) -> bytes:
+        return sse_frame({"error": {"message": "The server had an error while processing your "
+                                    "request.", "type": "server_error", "param": None,
+                                    "code": None}})
+
     async def _stream(self, request, payload: dict, chunks: list[dict]) -> web.StreamResponse:
-        # With stream_options.include_usage, OpenAI ends with a chunk of no choices and usage.
-        if (payload.get("stream_options") or {}).get("include_usage") and chunks:
-            last = chunks[-1]
-            words = len(chunks)  # one word per chunk
+        if chunks:
             prompt = count_tokens(payload.get("messages") or payload.get("prompt") or "")
-            chunks = [*chunks, {**last, "choices": [], "usage": {
-                "prompt_tokens": prompt, "completion_tokens": words,
-                "total_tokens": prompt + words}}]
-        error = sse_frame({"error": {"message": "The server had an error while processing your "
-                                     "request.", "type": "server_error", "param": None,
-                                     "code": None}})
+            words = len(chunks)  # one word per chunk
+            usage = {"prompt_tokens": prompt, "completion_tokens": words,
+                     "total_tokens": prompt + words}
+            if self.USAGE_IN_LAST_CHUNK:
+                chunks = [*chunks[:-1], {**chunks[-1], "usage": usage}]
+            elif (payload.get("stream_options") or {}).get("include_usage"):
+                # OpenAI ends with a chunk of no choices that carries the usage.
+                chunks = [*chunks, {**chunks[-1], "choices": [], "usage": usage}]
         return await sse_json(
-            request, chunks, done=True, delay=self.stream_delay, error_frame=error
+            request, chunks, done=True, delay=self.stream_delay,
+            error_frame=self._stream_error_frame(),
         )

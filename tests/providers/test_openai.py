@@ -195,9 +195,9 @@ async def test_connect_failure_is_502(client):
 
 
 async def test_timeout_is_504(fake, client):
-    fake.inject(delay=2.0, times=5)
+    fake.inject(delay=0.5, times=5)
     provider = make(openai_endpoint(fake), client, fast_policy(max_retries=0),
-                    attempt_timeout=0.2)
+                    attempt_timeout=0.1)
     with pytest.raises(AIGatewayException) as info:
         await provider.chat(CHAT_BODY)
     assert info.value.status_code == 504

@@ -104,11 +104,15 @@ def provider_support_error(endpoint_config: Any) -> str | None:
     return None if reason is None else f"Endpoint '{name}': {reason}"
 
 
-def build_provider(endpoint_config: Any, client: Any, policy: Any = None) -> BaseProvider:
+def build_provider(
+    endpoint_config: Any, client: Any, policy: Any = None, **options: Any
+) -> BaseProvider:
     """A ready provider for an endpoint, sending through ``client`` under ``policy`` (the
-    client's policy when None). Raises ``ValueError`` with ``provider_support_error``'s message
-    for an endpoint we cannot serve."""
+    client's policy when None). ``options``: ``api_base`` (send to this base URL instead of the
+    configured or documented one) and ``attempt_timeout`` (seconds to connect or between two
+    bytes). Raises ``ValueError`` with ``provider_support_error``'s message for an endpoint we
+    cannot serve."""
     if (reason := provider_support_error(endpoint_config)) is not None:
         raise ValueError(reason)
     cls = get_provider_class(endpoint_config.model.provider)
-    return cls(endpoint_config, client, policy)
+    return cls(endpoint_config, client, policy, **options)

@@ -6,19 +6,17 @@ request's Authorization header or key back in its error body)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
-
 from async_core.errors import (
     ConnectError,
     CoreError,
     DeadlineExceeded,
+    InvalidURL,
     RetriesExhausted,
     RetryAfterBeyondDeadline,
     TransportError,
@@ -100,12 +98,6 @@ def upstream_error(
     return AIGatewayException(status_code=status, detail=detail, headers=extra)
 
 
-# TODO(providers): remove once the engine branch maps every aiohttp error to async_core.errors.
-_FALLBACK_CONNECT = (aiohttp.ClientConnectorError,)
-_FALLBACK_TIMEOUT = (asyncio.TimeoutError, aiohttp.ServerTimeoutError)
-_FALLBACK_TRANSPORT = (aiohttp.ClientError,)
-
-
 def map_transport_error(provider: str, url: str, error: BaseException) -> AIGatewayException | None:
     """The gateway's answer to an engine/transport error, or None if ``error`` is not one."""
     where = host_of(url)
@@ -125,19 +117,23 @@ def map_transport_error(provider: str, url: str, error: BaseException) -> AIGate
             detail=f"The request to the {provider} API at {where} ran out of its retry budget "
             f"after {error.attempts} attempt(s).",
         )
-    if isinstance(error, (TransportTimeout, *_FALLBACK_TIMEOUT)):
+    if isinstance(error, TransportTimeout):
         return AIGatewayException(
             status_code=504, detail=f"The {provider} API at {where} timed out."
         )
-    if isinstance(error, (ConnectError, *_FALLBACK_CONNECT)):
+    if isinstance(error, ConnectError):
         return AIGatewayException(
             status_code=502, detail=f"Could not connect to the {provider} API at {where}."
         )
-    if isinstance(error, (TransportError, *_FALLBACK_TRANSPORT)):
-        kind = error.cause if isinstance(error, TransportError) and error.cause else "transport"
+    if isinstance(error, TransportError):
+        reason = error.reason or "transport error"
         return AIGatewayException(
             status_code=502,
-            detail=f"The connection to the {provider} API at {where} failed ({kind} error).",
+            detail=f"The connection to the {provider} API at {where} failed ({reason}).",
+        )
+    if isinstance(error, InvalidURL):
+        return AIGatewayException(
+            status_code=500, detail=f"The {provider} API URL of this endpoint is not valid."
         )
     if isinstance(error, RetriesExhausted):
         return AIGatewayException(

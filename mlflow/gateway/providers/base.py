@@ -25,10 +25,10 @@ from async_core.client import AsyncClient
 from async_core.engine import Auth
 from async_core.messages import Request, Response
 from async_core.policy import RetryPolicy
+from async_core.sse import Event, EventStreamDecoder, EventStreamError, is_done
 from mlflow.gateway.base_models import _SecretAwareModel
 from mlflow.gateway.exceptions import AIGatewayException
 from mlflow.gateway.providers._errors import map_transport_error, upstream_error
-from mlflow.gateway.providers._sse import SSEDecoder, SSEEvent
 from mlflow.gateway.schemas import shapes
 
 CHAT = "llm/v1/chat"
@@ -38,6 +38,9 @@ EMBEDDINGS = "llm/v1/embeddings"
 #: Seconds one attempt may wait to connect or between two bytes: MLflow's default
 #: MLFLOW_GATEWAY_ROUTE_TIMEOUT_SECONDS.
 DEFAULT_ATTEMPT_TIMEOUT = 300.0
+
+#: The largest single SSE event accepted from an upstream (a bound on buffered bytes).
+MAX_EVENT_BYTES = 8 * 1024 * 1024
 
 _JSON_HEADERS = {"Content-Type": "application/json"}
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -74,6 +77,7 @@ class BaseProvider:
         policy: RetryPolicy | None = None,
         *,
         attempt_timeout: float | None = DEFAULT_ATTEMPT_TIMEOUT,
+        api_base: str | None = None,
     ) -> None:
         self.config = config  # an EndpointConfig
         self.client = client
@@ -83,9 +87,22 @@ class BaseProvider:
         #: MLflow's ``provider`` field of chat responses: the configured provider's value.
         self.provider_name = str(getattr(provider, "value", provider))
         self.model_name: str = config.model.name or ""
+        #: Where to send: ``api_base`` if given, else the config's base field, else the
+        #: provider's documented default (see ``_base_url``).
+        self._api_base_override = api_base
         self._secrets = tuple(
             sorted(set(_secret_values(config.model.config)), key=len, reverse=True)
         )
+
+    #: The config field holding a base URL (when the config has one) and the documented default.
+    API_BASE_FIELD: str | None = None
+    DEFAULT_API_BASE: str = ""
+
+    def _base_url(self) -> str:
+        if self._api_base_override:
+            return self._api_base_override.rstrip("/")
+        configured = getattr(self.config.model.config, self.API_BASE_FIELD or "", None)
+        return (configured or self.DEFAULT_API_BASE).rstrip("/")
 
     @classmethod
     def config_error(cls, config: Any) -> str | None:
@@ -227,16 +244,22 @@ class BaseProvider:
         headers: Mapping[str, str] | None = None,
         *,
         auth: Auth | None = None,
-    ) -> AsyncIterator[SSEEvent]:
+    ) -> AsyncIterator[Event]:
         """Server-Sent Events of a streamed request, each as soon as its blank line arrives."""
         response = await self._open_stream(url, body, headers, auth=auth)
-        decoder = SSEDecoder()
-        async with aclosing(self._iter_bytes(response)) as chunks:
-            async for chunk in chunks:
-                for event in decoder.feed(chunk):
+        decoder = EventStreamDecoder(max_event_size=MAX_EVENT_BYTES)
+        try:
+            async with aclosing(self._iter_bytes(response)) as chunks:
+                async for chunk in chunks:
+                    for event in decoder.feed(chunk):
+                        yield event
+                for event in decoder.close():
                     yield event
-        for event in decoder.flush():
-            yield event
+        except EventStreamError:
+            raise AIGatewayException(
+                status_code=502,
+                detail=f"The {self.NAME} stream sent an event over {MAX_EVENT_BYTES} bytes.",
+            ) from None
 
     async def _stream_json(
         self,
@@ -253,17 +276,18 @@ class BaseProvider:
                 data = event.data
                 if not data:
                     continue
-                if data == "[DONE]":
+                if is_done(event):
                     return
                 try:
                     parsed = json.loads(data)
                 except ValueError:
                     continue  # MLflow skips what is not JSON
-                if event.event == "error" or (
-                    isinstance(parsed, dict) and isinstance(parsed.get("error"), dict)
+                error = parsed.get("error") if isinstance(parsed, dict) else None
+                if event.event == "error" or isinstance(error, dict) or (
+                    isinstance(error, str) and error
                 ):
                     raise self._stream_error(parsed)
-                yield event.event, parsed
+                yield event.event or "message", parsed
 
     def _stream_error(self, parsed: Any) -> AIGatewayException:
         raw = json.dumps(parsed).encode()

@@ -25,6 +25,9 @@ class OpenAICompatibleProvider(BaseProvider):
     STREAMING_ROUTE_TYPES = (CHAT, COMPLETIONS)
     #: Whether the model goes in the body (not for Azure, whose URL names the deployment).
     MODEL_IN_BODY = True
+    #: Whether to ask for the final usage chunk with ``stream_options`` (APIs that reject the
+    #: field, or always send usage, set this False and the field is not sent).
+    REQUEST_STREAM_USAGE = True
 
     def __init__(self, config, client, policy=None, **kwargs) -> None:
         super().__init__(config, client, policy, **kwargs)
@@ -33,8 +36,10 @@ class OpenAICompatibleProvider(BaseProvider):
         self._headers = self._auth_headers()
 
     # Subclasses change where and how to authenticate.
+    API_BASE_FIELD = "api_base"
+
     def _api_base(self) -> str:
-        return self.config.model.config.api_base
+        return self._base_url()
 
     def _api_query(self) -> str:
         return ""
@@ -57,8 +62,15 @@ class OpenAICompatibleProvider(BaseProvider):
         resp = await self._post_json(self.url("chat/completions"), body, self._headers)
         return fmt.to_chat(resp, self.provider_name, self.model_name)
 
+    def _stream_body(self, payload: dict[str, Any]) -> dict[str, Any]:
+        if self.REQUEST_STREAM_USAGE:
+            return fmt.with_usage_requested(self._body(payload))
+        body = self._body(payload)
+        body.pop("stream_options", None)
+        return {**body, "stream": True}
+
     async def chat_stream(self, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        body = fmt.with_usage_requested(self._body(payload))
+        body = self._stream_body(payload)
         stream = self._stream_json(self.url("chat/completions"), body, self._headers)
         async with aclosing(stream) as events:
             async for _, data in events:
@@ -71,7 +83,7 @@ class OpenAICompatibleProvider(BaseProvider):
         return fmt.to_completions(resp, self.model_name)
 
     async def completions_stream(self, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        body = fmt.with_usage_requested(self._body(payload))
+        body = self._stream_body(payload)
         stream = self._stream_json(self.url("completions"), body, self._headers)
         async with aclosing(stream) as events:
             async for _, data in events:
@@ -94,9 +106,12 @@ class OpenAIProvider(OpenAICompatibleProvider):
             self.NAME = "Azure OpenAI"
         super().__init__(config, client, policy, **kwargs)
 
+    API_BASE_FIELD = "openai_api_base"
+    DEFAULT_API_BASE = "https://api.openai.com/v1"
+
     def _api_base(self) -> str:
         cfg = self.config.model.config
-        base = (cfg.openai_api_base or "https://api.openai.com/v1").rstrip("/")
+        base = self._base_url()
         if self._azure:
             return f"{base}/openai/deployments/{quote(cfg.openai_deployment_name, safe='')}"
         return base
