@@ -12,6 +12,7 @@ from aiohttp import web
 
 from mlflow.gateway.config import GatewayConfig
 from mlflow.gateway.server.app import create_app
+from mlflow.gateway.server.context import REQUEST_INFO_KEY
 from mlflow.gateway.server.options import ServerOptions
 
 
@@ -37,8 +38,10 @@ async def running_gateway(
     config: dict[str, Any] | None = None,
     *,
     provider_factory=None,
+    seen: list | None = None,
     **options: Any,
 ) -> AsyncIterator[Running]:
+    """``seen``: when given, each request's ``RequestInfo`` is appended once it is answered."""
     options.setdefault("reload_interval", 0)
     server_options = ServerOptions(**options)
     app = create_app(
@@ -46,6 +49,15 @@ async def running_gateway(
         GatewayConfig.model_validate(config) if config is not None else None,
         provider_factory=provider_factory,
     )
+    if seen is not None:
+        @web.middleware
+        async def capture(request, handler):
+            try:
+                return await handler(request)
+            finally:
+                seen.append(request[REQUEST_INFO_KEY])
+
+        app.middlewares.insert(1, capture)  # just inside the server's request context
     runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=5)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -89,10 +89,26 @@ async def _post(gw, body, path="/endpoints/chat/invocations"):
 async def test_retries_a_503_then_succeeds(recording_server):
     recording_server.script(Reply(status=503, json={"error": {"message": "busy"}}))
     recording_server.default = Reply(json=CHAT_REPLY)
-    async with running_gateway(_config(recording_server.url + "/v1")) as gw:
+    seen: list = []
+    async with running_gateway(_config(recording_server.url + "/v1"), seen=seen) as gw:
         status, _, body = await _post(gw, CHAT)
     assert status == 200 and json.loads(body)["choices"][0]["message"]["content"] == "fine"
     assert len(recording_server.attempts) == 2
+    # The request's RequestInfo (read by metrics, the access log, the limiter).
+    (info,) = seen
+    assert (info.endpoint, info.provider) == ("chat", "openai")
+    assert (info.upstream_attempts, info.upstream_retries) == (2, 1)
+    assert info.streamed is False and info.first_byte_seconds is None
+
+
+async def test_stream_request_info_has_first_byte_time(openai_fake):
+    seen: list = []
+    async with running_gateway(_config(openai_fake.api_base), seen=seen) as gw:
+        status, _, _ = await _post(gw, {**CHAT, "stream": True}, "/gateway/chat/invocations")
+    assert status == 200
+    (info,) = seen
+    assert info.streamed and info.first_byte_seconds is not None and info.first_byte_seconds > 0
+    assert info.upstream_attempts == 1 and info.endpoint == "chat"
 
 
 async def test_retry_after_beyond_budget_goes_back_at_once(recording_server):
