@@ -68,6 +68,11 @@ async def test_invalid_config_fails_at_start(tmp_path):
     assert KEY not in text
 
 
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.exists() else []
+
+
 async def _one(session, url, body, stream):
     async with session.post(url + "/endpoints/chat/invocations",
                             json={**body, "stream": stream}) as r:
@@ -75,8 +80,26 @@ async def _one(session, url, body, stream):
         return r.status, text
 
 
+async def _replace_a_worker(proc) -> None:
+    """Kill one of the supervisor's workers; wait for its replacement."""
+    for _ in range(100):
+        workers = _children(proc.pid)
+        if len(workers) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert len(workers) == 2
+    os.kill(workers[0], signal.SIGKILL)
+    for _ in range(200):
+        now = _children(proc.pid)
+        if len(now) == 2 and workers[0] not in now:
+            break
+        await asyncio.sleep(0.05)
+    assert len(now) == 2 and workers[0] not in now
+
+
 @pytest.mark.parametrize("workers", ["1", "2"])
 async def test_sigterm_during_200_in_flight_loses_none(tmp_path, workers):
+    """With 2 workers, a killed worker is first replaced by the supervisor."""
     async with OpenAIServer(api_key=KEY, stream_delay=0.05) as upstream:
         upstream.inject(delay=0.5, times=None, path="/v1/chat/completions")
         config = {"endpoints": [openai_endpoint("chat", api_base=upstream.api_base, key=KEY)]}
@@ -84,6 +107,8 @@ async def test_sigterm_during_200_in_flight_loses_none(tmp_path, workers):
                                  "--grace-period", "20")
         try:
             await _wait_up(url, proc)
+            if workers == "2":
+                await _replace_a_worker(proc)
             connector = aiohttp.TCPConnector(limit=0)
             async with aiohttp.ClientSession(connector=connector) as session:
                 tasks = [asyncio.ensure_future(_one(session, url, CHAT, i % 4 == 0))
@@ -104,3 +129,9 @@ async def test_sigterm_during_200_in_flight_loses_none(tmp_path, workers):
     streams = [text for i, (_, text) in enumerate(results) if i % 4 == 0]
     assert all(text.endswith("data: [DONE]\n\n") for text in streams)
     assert proc.returncode == 0
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.exists() else []
+

@@ -69,9 +69,10 @@ def budget_policy(budget_seconds: float) -> BudgetPolicy:
             f"retry budget must be a finite number of seconds >= 0, got {budget_seconds!r}"
         )
     factor, cap = 0.1, 2.0
+    probe = RetryPolicy(backoff_factor=factor, backoff_jitter=0.0, backoff_max=cap)
     retries, spent = 0, 0.0
-    while retries < 10:
-        wait = 0.0 if retries == 0 else min(cap, factor * 2**retries)
+    while budget_seconds > 0 and retries < 10:  # a zero budget means no retries at all
+        wait = probe.backoff(retries + 1)  # the engine's wait before retry number retries+1
         if spent + wait > budget_seconds:
             break
         spent += wait
