@@ -71,6 +71,21 @@ def _context_middleware(state: GatewayState):
     return context
 
 
+def _ssrf_guard(options: ServerOptions):
+    """With ``options.ssrf_guard``: the config check (at load and on every reload) and the
+    guarded upstream transport (refuses private addresses at connect time, and redirects)."""
+    if not options.ssrf_guard:
+        return None, None
+    try:
+        from mlflow.gateway.server import ssrf
+    except ImportError:
+        raise RuntimeError(
+            "--ssrf-guard was given but this installation has no SSRF guard "
+            "(mlflow.gateway.server.ssrf)"
+        ) from None
+    return ssrf.check_config, ssrf.guarded_transport()
+
+
 def default_provider_factory() -> ProviderFactory:
     """The providers package's registry (``build_provider``)."""
     from mlflow.gateway.server.provider_bridge import build
@@ -98,7 +113,10 @@ def create_app(
         client_max_size=options.max_body_bytes, middlewares=[_context_middleware(state)]
     )
     app[STATE_KEY] = state
-    client = make_client(options.retry_budget_seconds)
+    validate, transport = _ssrf_guard(options)
+    if validate is not None:
+        validate(config)
+    client = make_client(options.retry_budget_seconds, transport)
     app[CLIENT_KEY] = client
 
     def build(new_config: GatewayConfig):
@@ -119,7 +137,9 @@ def create_app(
         )
 
     if options.config_path is not None and options.reload_interval > 0:
-        watcher = ConfigWatcher(options.config_path, holder, build, options.reload_interval)
+        watcher = ConfigWatcher(
+            options.config_path, holder, build, options.reload_interval, validate
+        )
         app[_WATCHER_KEY] = watcher
 
         async def start_watcher(app: web.Application) -> None:

@@ -19,7 +19,14 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from async_core import AsyncClient, Hooks, RetryEvent, RetryPolicy, parse_retry_after
+from async_core import (
+    AsyncClient,
+    Hooks,
+    RetryEvent,
+    RetryPolicy,
+    Transport,
+    parse_retry_after,
+)
 from mlflow.gateway.server.context import current_request_info
 
 #: Statuses worth another attempt at a provider (MLflow's retry codes).
@@ -88,5 +95,7 @@ def budget_policy(budget_seconds: float) -> BudgetPolicy:
     )
 
 
-def make_client(budget_seconds: float) -> AsyncClient:
-    return AsyncClient(policy=budget_policy(budget_seconds), hooks=Hooks(on_retry=_on_retry))
+def make_client(budget_seconds: float, transport: Transport | None = None) -> AsyncClient:
+    return AsyncClient(
+        transport=transport, policy=budget_policy(budget_seconds), hooks=Hooks(on_retry=_on_retry)
+    )
