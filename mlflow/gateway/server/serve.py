@@ -180,19 +180,31 @@ class Supervisor:
         return max((w.returncode or 0) for w in self.workers) if self.workers else 0
 
 
+def _configure_logging() -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("mlflow.gateway.server").setLevel(logging.INFO)
+
+
 def run(options: ServerOptions) -> int:
     """Serve ``options`` in this process (1 worker) or under a supervisor (N workers)."""
     enable_key_resolution()
+    _configure_logging()
+    where = f"http://{options.host}:{options.port}"
     if options.workers <= 1:
+        _logger.info("MLflow AI gateway serving %s (1 worker, pid %d)", where, os.getpid())
         run_worker(options)
         return 0
-    return Supervisor(options, bind(options.host, options.port)).run()
+    sock = bind(options.host, options.port)
+    _logger.info("MLflow AI gateway serving %s (%d workers, supervisor pid %d)", where,
+                 options.workers, os.getpid())
+    return Supervisor(options, sock).run()
 
 
 def _worker_main(argv: list[str]) -> None:
     fd = int(argv[argv.index("--fd") + 1])
     options = options_from_json(os.environ[OPTIONS_ENV])
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    _configure_logging()
     sock = socket.socket(fileno=fd)
     run_worker(options, sock)
 
