@@ -112,4 +112,8 @@ def start(config_path, host, port, workers, allowed_hosts, cors_allowed_origins,
         rate_limits_storage_uri=os.environ.get("MLFLOW_GATEWAY_RATE_LIMITS_STORAGE_URI") or None,
         backend_store_uri=backend_store_uri,
     )
-    raise SystemExit(run(options))
+    try:
+        code = run(options)
+    except MlflowException as e:  # a configuration the server cannot serve: its message only
+        raise click.ClickException(e.message) from None
+    raise SystemExit(code)

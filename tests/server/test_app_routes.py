@@ -113,6 +113,10 @@ async def test_invocations_both_prefixes(gateway):
         assert (await r.json())["choices"][0]["text"] == "a b"
     async with session.post("/endpoints/embeddings/invocations", json={"input": ["x", "y"]}) as r:
         assert len((await r.json())["data"]) == 2
+    # As MLflow's embeddings handler: "stream" does not make an embeddings call stream.
+    async with session.post("/v1/embeddings",
+                            json={"input": "x", "model": "embeddings", "stream": True}) as r:
+        assert r.status == 200 and r.content_type == "application/json"
 
 
 async def test_bad_input(gateway):

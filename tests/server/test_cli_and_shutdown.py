@@ -60,10 +60,11 @@ async def test_invalid_config_fails_at_start(tmp_path):
     bad = openai_endpoint("chat", key=KEY)
     bad["model"]["provider"] = "palm"
     bad["model"]["config"] = {"palm_api_key": KEY}
-    proc, _ = await _start({"endpoints": [bad]}, tmp_path, "--workers", "1")
+    proc, _ = await _start({"endpoints": [bad]}, tmp_path)  # the default: 2 workers
     _, err = await asyncio.wait_for(proc.communicate(), 30)
-    assert proc.returncode != 0
+    assert proc.returncode == 1
     text = err.decode()
+    assert "Error: Endpoint 'chat'" in text and "Traceback" not in text
     assert "palm" in text and "gemini" in text  # says what is wrong and what to use
     assert KEY not in text
 

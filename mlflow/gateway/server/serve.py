@@ -131,16 +131,19 @@ class Supervisor:
         self.sock = sock
         self.workers: list[subprocess.Popen] = []
         self.stopping = False
-        self.restarts = 0
+        self.quick_deaths = 0  # workers in a row that died within 2 s of starting
+        self.started: dict[int, float] = {}
 
     def _spawn(self) -> subprocess.Popen:
         env = {**os.environ, OPTIONS_ENV: options_to_json(self.options)}
         fd = self.sock.fileno()
-        return subprocess.Popen(
+        worker = subprocess.Popen(
             [sys.executable, "-m", "mlflow.gateway.server.serve", "--fd", str(fd)],
             env=env,
             pass_fds=(fd,),
         )
+        self.started[worker.pid] = time.monotonic()
+        return worker
 
     def _forward(self, signum, frame) -> None:
         self.stopping = True
@@ -167,14 +170,18 @@ class Supervisor:
                         worker.kill()
             else:
                 for index, worker in enumerate(self.workers):
-                    if worker.poll() is not None:
-                        _logger.error(
-                            "Gateway worker %d exited with %s; starting a new one",
-                            worker.pid, worker.returncode,
-                        )
-                        self.restarts += 1
-                        time.sleep(min(5.0, 0.2 * self.restarts))
-                        self.workers[index] = self._spawn()
+                    if worker.poll() is None:
+                        continue
+                    _logger.error("Gateway worker %d exited with %s; starting a new one",
+                                  worker.pid, worker.returncode)
+                    lived = time.monotonic() - self.started.get(worker.pid, 0.0)
+                    self.quick_deaths = self.quick_deaths + 1 if lived < 2.0 else 0
+                    if self.quick_deaths >= 5:
+                        _logger.error("Gateway workers keep exiting at start-up; stopping")
+                        self._forward(signal.SIGTERM, None)
+                        break
+                    time.sleep(min(5.0, 0.2 * self.quick_deaths))
+                    self.workers[index] = self._spawn()
             time.sleep(0.1)
         self.sock.close()  # idempotent
         return max((w.returncode or 0) for w in self.workers) if self.workers else 0
@@ -195,6 +202,11 @@ def run(options: ServerOptions) -> int:
         _logger.info("MLflow AI gateway serving %s (1 worker, pid %d)", where, os.getpid())
         run_worker(options)
         return 0
+    # Build the app once here, so a configuration the workers cannot serve fails now, with its
+    # message, instead of in a restart loop.
+    from mlflow.gateway.server.app import create_app
+
+    create_app(options)
     sock = bind(options.host, options.port)
     _logger.info("MLflow AI gateway serving %s (%d workers, supervisor pid %d)", where,
                  options.workers, os.getpid())
