@@ -112,9 +112,12 @@ async def _serve_upstream() -> None:
 # Processes
 
 
+_PIN = [True]
+
+
 def _pin(pid: int, cores: set[int]) -> str:
-    if (os.cpu_count() or 1) < 2:
-        return "unpinned"
+    if not _PIN[0] or (os.cpu_count() or 1) < 2:
+        return "any (unpinned)"
     os.sched_setaffinity(pid, cores)
     return ",".join(str(c) for c in sorted(cores))
 
@@ -267,6 +270,7 @@ async def _measure(url: str, path: str, requests: int, sequential: int, streams:
 
 
 _PIDS: list[int] = []
+_ROUNDS: dict[str, list[dict]] = {}
 _UPSTREAM: list[str] = [""]
 
 
@@ -305,6 +309,8 @@ def main() -> None:
     parser.add_argument("--sequential", type=int, default=500)
     parser.add_argument("--streams", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-pin", action="store_true",
+                        help="let the scheduler place every process (default: pinned)")
     args = parser.parse_args()
     if args.upstream:
         try:
@@ -316,6 +322,7 @@ def main() -> None:
         asyncio.run(_serve_upstream())
         return
 
+    _PIN[0] = not args.no_pin
     placement = {"load generator": _pin(os.getpid(), {1})}
     rounds: dict[str, list[dict]] = {}
     with contextlib.ExitStack() as stack:
@@ -349,6 +356,7 @@ def main() -> None:
                 rounds.setdefault(name, []).append(
                     run_target(name, url, path, upstream, upstream_pid, pid, args))
     results = [_best(runs) for runs in rounds.values()]
+    _ROUNDS.update(rounds)
     write_report(results, placement, args)
 
 
@@ -397,6 +405,10 @@ def write_report(results: list[dict], placement: dict, args) -> None:
         "accepted during the concurrent phase (worst round). Placement: "
         + ", ".join(f"{k} on core {v}" for k, v in placement.items()) + ".",
         "",
+        "Throughput per round (req/s): "
+        + "; ".join(f"{name} " + ", ".join(f"{r['throughput']:.0f}" for r in runs)
+                    for name, runs in _ROUNDS.items()) + ".",
+        "",
         "| target | req/s at 32 | p50 ms | p99 ms | added p50 ms | added p99 ms "
         "| first chunk p50 ms | first chunk added ms | upstream conns | CPU us/req gateway "
         "| upstream | load gen |",
@@ -437,7 +449,7 @@ def write_report(results: list[dict], placement: dict, args) -> None:
     text = "\n".join(lines) + "\n"
     (RESULTS / "gateway.md").write_text(text)
     (RESULTS / "gateway.json").write_text(json.dumps(
-        {"results": results, "placement": placement}, indent=2))
+        {"results": results, "rounds": _ROUNDS, "placement": placement}, indent=2))
     print(text)
     _chart(results)
 
