@@ -464,15 +464,17 @@ def _chart(results: list[dict]) -> None:
         print("matplotlib is not installed: no chart")
         return
     names = [r["name"] for r in results]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    left.bar(names, [r["throughput"] for r in results], color=["#888", "#2a7", "#c55"][
-        : len(names)])
+    colors = ["#888", "#2a7", "#c55"]
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(13, 4))
+    left.bar(names, [r["throughput"] for r in results], color=colors[: len(names)])
     left.set_title(f"requests/s at {CONCURRENCY} concurrent")
     direct = results[0]
     added = [(r["p50"] - direct["p50"]) * 1e3 for r in results[1:]]
-    right.bar(names[1:], added, color=["#2a7", "#c55"][: len(added)])
-    right.set_title("added latency, p50 ms (sequential)")
-    for axis in (left, right):
+    middle.bar(names[1:], added, color=colors[1: len(names)])
+    middle.set_title("added latency, p50 ms (sequential)")
+    right.bar(names[1:], [r["cpu_us_gateway"] for r in results[1:]], color=colors[1: len(names)])
+    right.set_title("gateway CPU, us per request")
+    for axis in (left, middle, right):
         axis.tick_params(axis="x", labelsize=8)
     fig.tight_layout()
     fig.savefig(RESULTS / "gateway.png", dpi=110)
