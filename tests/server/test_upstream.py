@@ -210,3 +210,21 @@ async def test_client_disconnect_cancels_upstream(recording_server):
                 break
             await asyncio.sleep(0.02)
     assert recording_server.cancelled.is_set()
+
+
+async def test_traffic_route_falls_back_past_a_dead_upstream(openai_fake, unused_tcp_port):
+    dead = f"http://127.0.0.1:{unused_tcp_port}/v1"
+    config = {
+        "endpoints": [openai_endpoint("down", api_base=dead, key=KEY),
+                      openai_endpoint("up", api_base=openai_fake.api_base, key=KEY)],
+        "routes": [{"name": "chat", "task_type": "llm/v1/chat",
+                    "destinations": [{"name": "down", "traffic_percentage": 100}],
+                    "fallbacks": ["up"]}],
+    }
+    seen: list = []
+    async with running_gateway(config, retry_budget_seconds=0, seen=seen) as gw:
+        for body in (CHAT, {**CHAT, "stream": True}):
+            status, _, text = await _post(gw, {**body, "model": "chat"}, "/v1/chat/completions")
+            assert status == 200 and b"choices" in text
+    assert [(i.endpoint, i.upstream_attempts) for i in seen] == [("up", 2), ("up", 2)]
+    assert len(openai_fake.requests_to("/v1/chat/completions")) == 2
