@@ -50,8 +50,9 @@ def commands():
     "--config-path",
     envvar="MLFLOW_GATEWAY_CONFIG",
     callback=_validate_config_path,
-    required=True,
-    help="The path to the gateway configuration file.",
+    default=None,
+    help="The path to the gateway configuration file (required unless --backend-store-uri "
+    "serves database-backed endpoints).",
 )
 @click.option("--host", default="127.0.0.1", help="The network address to listen on "
               "(default: 127.0.0.1).")
@@ -92,6 +93,9 @@ def start(config_path, host, port, workers, allowed_hosts, cors_allowed_origins,
           ssrf_guard):
     from mlflow.gateway.server.options import ServerOptions
     from mlflow.gateway.server.serve import run
+
+    if config_path is None and backend_store_uri is None:
+        raise click.MissingParameter(param_type="option", param_hint="'--config-path'")
 
     options = ServerOptions(
         config_path=config_path,
