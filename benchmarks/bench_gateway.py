@@ -137,6 +137,19 @@ def _tree_cpu(pid: int) -> float:
     return total
 
 
+def _runqueue_wait(pid: int) -> float:
+    """Seconds this process was runnable but waiting for a CPU (other processes had it)."""
+    try:
+        total = int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    if pid != os.getpid():  # a gateway with its children (MLflow's gunicorn worker)
+        with contextlib.suppress(OSError):
+            for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+                total += _runqueue_wait(int(child))
+    return total
+
+
 def _cpu_of(pid: int) -> float:
     # The harness's own process alone (the servers are its children); a gateway with its
     # children (MLflow's CLI runs gunicorn and its worker).
@@ -255,10 +268,12 @@ async def _measure(url: str, path: str, requests: int, sequential: int, streams:
 
         await asyncio.to_thread(_upstream_stats, _UPSTREAM[0], True)
         cpu_before = {pid: _cpu_of(pid) for pid in _PIDS}
+        wait_before = {pid: _runqueue_wait(pid) for pid in _PIDS}
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
         seconds = time.perf_counter() - start
         cpu_after = {pid: _cpu_of(pid) for pid in _PIDS}
+        wait_after = {pid: _runqueue_wait(pid) for pid in _PIDS}
     return {
         "throughput": requests / seconds,
         "p50": statistics.median(latencies),
@@ -266,6 +281,8 @@ async def _measure(url: str, path: str, requests: int, sequential: int, streams:
         "first_chunk_p50": statistics.median(firsts),
         "cpu_us": {str(pid): (cpu_after[pid] - cpu_before[pid]) / requests * 1e6
                    for pid in _PIDS},
+        "wait_share": {str(pid): (wait_after[pid] - wait_before[pid]) / seconds
+                       for pid in _PIDS},
     }
 
 
@@ -290,6 +307,8 @@ def run_target(name: str, url: str, path: str, upstream: str, upstream_pid: int,
     result["upstream_connections"] = stats["connections"]
     result["upstream_requests"] = stats["requests"]
     cpu = result.pop("cpu_us")
+    waits = result.pop("wait_share")
+    result["gateway_runqueue_wait"] = waits[str(gateway_pid)] if gateway_pid else 0.0
     result["cpu_us_loadgen"] = cpu[str(os.getpid())]
     result["cpu_us_upstream"] = cpu[str(upstream_pid)]
     result["cpu_us_gateway"] = cpu[str(gateway_pid)] if gateway_pid else 0.0
@@ -373,7 +392,7 @@ def _best(runs: list[dict]) -> dict:
     best = dict(runs[0])
     best["throughput"] = max(r["throughput"] for r in runs)
     for key in ("p50", "p99", "first_chunk_p50", "cpu_us_gateway", "cpu_us_upstream",
-                "cpu_us_loadgen"):
+                "cpu_us_loadgen", "gateway_runqueue_wait"):
         best[key] = min(r[key] for r in runs)
     best["upstream_connections"] = max(r["upstream_connections"] for r in runs)
     best["rounds"] = len(runs)
@@ -411,8 +430,8 @@ def write_report(results: list[dict], placement: dict, args) -> None:
         "",
         "| target | req/s at 32 | p50 ms | p99 ms | added p50 ms | added p99 ms "
         "| first chunk p50 ms | first chunk added ms | upstream conns | CPU us/req gateway "
-        "| upstream | load gen |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| upstream | load gen | gateway waiting for a CPU |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         added = r["p50"] - direct["p50"]
@@ -423,7 +442,8 @@ def write_report(results: list[dict], placement: dict, args) -> None:
             f"{r['p99'] * 1e3:.2f} | {added * 1e3:.2f} | {added99 * 1e3:.2f} | "
             f"{r['first_chunk_p50'] * 1e3:.2f} | {first_added * 1e3:.2f} | "
             f"{r['upstream_connections']} | {r['cpu_us_gateway']:.0f} | "
-            f"{r['cpu_us_upstream']:.0f} | {r['cpu_us_loadgen']:.0f} |"
+            f"{r['cpu_us_upstream']:.0f} | {r['cpu_us_loadgen']:.0f} | "
+            f"{r['gateway_runqueue_wait']:.0%} |"
         )
     if ours is not None:
         lines += ["", "| bar | target | measured | met |", "|---|---|---|---|"]
