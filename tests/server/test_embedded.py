@@ -34,3 +34,19 @@ def test_a_config_it_cannot_serve_fails_at_start():
         {"endpoints": [bad]}
     ).running():
         pass
+
+
+async def test_in_the_callers_loop_with_the_demo_config():
+    import aiohttp
+
+    from mlflow.gateway.server.embedded import demo_config
+
+    async with OpenAIServer(api_key="sk-test-key") as upstream, EmbeddedGateway(
+        demo_config(upstream.api_base)
+    ) as url, aiohttp.ClientSession(url) as session:
+        async with session.get("/api/2.0/endpoints/") as r:
+            names = [e["name"] for e in (await r.json())["endpoints"]]
+        assert names == ["chat", "completions", "embeddings"]
+        async with session.post("/v1/embeddings",
+                                json={"model": "embeddings", "input": "x"}) as r:
+            assert r.status == 200 and (await r.json())["data"]

@@ -117,3 +117,39 @@ class EmbeddedGateway:
         finally:
             stop.set()
             self._thread.join(_START_TIMEOUT)
+
+
+def demo_config(api_base: str, api_key: str = "sk-test-key") -> dict[str, Any]:
+    """chat, completions and embeddings endpoints on an OpenAI-compatible ``api_base``."""
+    def endpoint(name: str, endpoint_type: str, model: str) -> dict[str, Any]:
+        return {"name": name, "endpoint_type": endpoint_type,
+                "model": {"provider": "openai", "name": model,
+                          "config": {"openai_api_key": api_key, "openai_api_base": api_base}}}
+
+    return {"endpoints": [
+        endpoint("chat", "llm/v1/chat", "gpt-4o-mini"),
+        endpoint("completions", "llm/v1/completions", "gpt-3.5-turbo-instruct"),
+        endpoint("embeddings", "llm/v1/embeddings", "text-embedding-3-small"),
+    ]}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m mlflow.gateway.server.embedded [--port 5000]``: the real gateway in front of
+    the packaged OpenAI fake (no account, no network), until Ctrl-C."""
+    import argparse
+
+    from mlflow.testing import OpenAIServer
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=5000)
+    args = parser.parse_args(argv)
+    with OpenAIServer().running() as upstream, EmbeddedGateway(
+        demo_config(upstream + "/v1"), port=args.port
+    ).running() as url:
+        print(f"MLflow AI gateway (demo, fake OpenAI upstream) at {url}", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
