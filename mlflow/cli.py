@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from mlflow.deployments.cli import commands as deployments
+from mlflow.gateway.cli import commands as gateway
 from mlflow.gateway.crypto_cli import crypto_group
 from mlflow.gateway.store_cli import attach_store_commands
 from mlflow.version import VERSION
@@ -17,6 +18,7 @@ def cli():
 
 
 cli.add_command(deployments)
+cli.add_command(gateway)
 cli.add_command(crypto_group)
 attach_store_commands(cli)  # after the `gateway` group: adds secrets/endpoints/... under it
 

@@ -35,6 +35,7 @@ clients parse limits reported by servers they do not control. A configuration is
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from collections.abc import Mapping
@@ -502,6 +503,17 @@ class EndpointConfig(AliasedConfigModel):
     )
     model: Model
     limit: Limit | None = None
+    # Ours: seconds of upstream retry waiting per request (the server's default when None).
+    retry_budget_seconds: float | None = None
+
+    @field_validator("retry_budget_seconds")
+    @classmethod
+    def validate_retry_budget(cls, value: float | None) -> float | None:
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise MlflowException.invalid_parameter_value(
+                f"retry_budget_seconds must be a finite number of seconds >= 0, got {value}."
+            )
+        return value
 
     @field_validator("name")
     @classmethod
@@ -627,6 +639,8 @@ class TrafficRouteConfig(ConfigModel):
     task_type: EndpointType
     destinations: list[RouteDestinationConfig]
     routing_strategy: Literal["TRAFFIC_SPLIT"] = "TRAFFIC_SPLIT"
+    # Ours: endpoints tried in order when the chosen destination fails before its first byte.
+    fallbacks: list[str] | None = None
 
     @field_validator("name")
     @classmethod

@@ -30,7 +30,7 @@ from mlflow.gateway.server.options import ServerOptions
 from mlflow.gateway.server.reload import ConfigWatcher
 from mlflow.gateway.server.runtime import ProviderFactory, RuntimeHolder, build_runtime
 from mlflow.gateway.server.state import STATE_KEY, GatewayState
-from mlflow.gateway.server.upstream import make_client
+from mlflow.gateway.server.upstream import make_client, retry_wait_spent
 
 _logger = logging.getLogger("mlflow.gateway.server")
 
@@ -59,14 +59,31 @@ def _context_middleware(state: GatewayState):
         request[REQUEST_INFO_KEY] = info
         request[STARTED_KEY] = time.monotonic()
         token = current_request_info.set(info)
+        spent_token = retry_wait_spent.set([0.0])
         state.in_flight += 1
         try:
             return await handler(request)
         finally:
             state.in_flight -= 1
+            retry_wait_spent.reset(spent_token)
             current_request_info.reset(token)
 
     return context
+
+
+def _ssrf_guard(options: ServerOptions):
+    """With ``options.ssrf_guard``: the config check (at load and on every reload) and the
+    guarded upstream transport (refuses private addresses at connect time, and redirects)."""
+    if not options.ssrf_guard:
+        return None, None
+    try:
+        from mlflow.gateway.server import ssrf
+    except ImportError:
+        raise RuntimeError(
+            "--ssrf-guard was given but this installation has no SSRF guard "
+            "(mlflow.gateway.server.ssrf)"
+        ) from None
+    return ssrf.check_config, ssrf.guarded_transport()
 
 
 def default_provider_factory() -> ProviderFactory:
@@ -96,7 +113,10 @@ def create_app(
         client_max_size=options.max_body_bytes, middlewares=[_context_middleware(state)]
     )
     app[STATE_KEY] = state
-    client = make_client(options.retry_budget_seconds)
+    validate, transport = _ssrf_guard(options)
+    if validate is not None:
+        validate(config)
+    client = make_client(options.retry_budget_seconds, transport)
     app[CLIENT_KEY] = client
 
     def build(new_config: GatewayConfig):
@@ -117,7 +137,9 @@ def create_app(
         )
 
     if options.config_path is not None and options.reload_interval > 0:
-        watcher = ConfigWatcher(options.config_path, holder, build, options.reload_interval)
+        watcher = ConfigWatcher(
+            options.config_path, holder, build, options.reload_interval, validate
+        )
         app[_WATCHER_KEY] = watcher
 
         async def start_watcher(app: web.Application) -> None:

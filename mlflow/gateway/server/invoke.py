@@ -128,7 +128,8 @@ async def _stream(
     first: dict[str, Any] | None,
 ) -> web.StreamResponse:
     response = web.StreamResponse(
-        status=200, headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        status=200,
+        headers={"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"},
     )
     try:
         await response.prepare(request)

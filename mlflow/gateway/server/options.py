@@ -19,7 +19,8 @@ class ServerOptions:
     # Traffic routes: a destination failing this many times in a row is skipped for a while
     fallback_failure_threshold: int = 3
     fallback_cooldown_seconds: float = 5.0
-    upstream_timeout: float = 120.0  # seconds per upstream attempt (connect, between bytes)
+    # Seconds per upstream attempt (connect, then between bytes); None: the providers' default
+    upstream_timeout: float | None = None
     # Security middleware (seed 002)
     allowed_hosts: tuple[str, ...] | None = None  # None: the seed's defaults
     cors_allowed_origins: tuple[str, ...] | None = None

@@ -47,8 +47,10 @@ class ConfigWatcher:
         holder: RuntimeHolder,
         build: Callable[[GatewayConfig], Runtime],
         interval: float,
+        validate: Callable[[GatewayConfig], None] | None = None,
     ) -> None:
         self.path = path
+        self.validate = validate
         self.holder = holder
         self.build = build
         self.interval = interval
@@ -57,36 +59,40 @@ class ConfigWatcher:
         self.failures = 0
         self._task: asyncio.Task | None = None
 
-    def check(self) -> bool:
-        """Reload if the file changed; True when a new configuration was swapped in."""
+    def load_if_changed(self) -> GatewayConfig | None:
+        """The file's new configuration, validated, if its content changed (else None). Blocking
+        (file I/O, and ``validate`` may resolve names): run it off the loop."""
         try:
             info = os.stat(self.path)
         except OSError:
-            return False
+            return None
         last = self.last
         if last is not None and (info.st_mtime_ns, info.st_size) == (last.mtime_ns, last.size):
-            return False
+            return None
         current = stamp(self.path)
         if current is None:
-            return False
+            return None
         self.last = current
         if last is not None and current.digest == last.digest:
-            return False
+            return None
         try:
-            runtime = self.build(_load_gateway_config(self.path))
+            config = _load_gateway_config(self.path)
+            if self.validate is not None:
+                self.validate(config)
         except MlflowException as e:
-            self.failures += 1
-            _logger.error(
-                "The gateway configuration %s was changed but is invalid; still serving the "
-                "previous configuration. %s", self.path, e.message,
-            )
+            self._refused(e.message)
+            return None
+        return config
+
+    def apply(self, config: GatewayConfig) -> bool:
+        """Build the providers of ``config`` (on the serving loop) and swap it in."""
+        try:
+            runtime = self.build(config)
+        except MlflowException as e:
+            self._refused(e.message)
             return False
         except Exception as e:  # noqa: BLE001 - a provider that cannot be built, say
-            self.failures += 1
-            _logger.error(
-                "The gateway configuration %s was changed but could not be applied (%s); still "
-                "serving the previous configuration.", self.path, type(e).__name__,
-            )
+            self._refused(f"({type(e).__name__})")
             return False
         self.holder.swap(runtime)
         self.reloads += 1
@@ -94,18 +100,27 @@ class ConfigWatcher:
         _logger.info("Reloaded the gateway configuration %s: endpoints %s", self.path, names)
         return True
 
+    def _refused(self, reason: str) -> None:
+        self.failures += 1
+        _logger.error(
+            "The gateway configuration %s was changed but is invalid; still serving the previous "
+            "configuration. %s", self.path, reason,
+        )
+
+    def check(self) -> bool:
+        """Reload if the file changed; True when a new configuration was swapped in."""
+        config = self.load_if_changed()
+        return config is not None and self.apply(config)
+
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
-            # On the loop: a stat per interval, and a parse only when the file changed (a few
-            # milliseconds); providers are built on the loop that will use them.
-            self._check_guarded()
-
-    def _check_guarded(self) -> None:
-        try:
-            self.check()
-        except Exception as e:  # noqa: BLE001 - the watcher must outlive any one bad check
-            _logger.error("Config reload check failed (%s)", type(e).__name__)
+            try:
+                config = await asyncio.to_thread(self.load_if_changed)
+                if config is not None:
+                    self.apply(config)
+            except Exception as e:  # noqa: BLE001 - the watcher must outlive any one bad check
+                _logger.error("Config reload check failed (%s)", type(e).__name__)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())

@@ -138,6 +138,11 @@ async def set_limits(request: web.Request) -> web.Response:
 # Invocations
 
 
+def _streams(endpoint_type: str, payload: dict[str, Any]) -> bool:
+    # MLflow's embeddings handler has no stream: a "stream" field there gets the plain answer.
+    return endpoint_type != EMBEDDINGS and is_stream(payload)
+
+
 async def _invoke_named(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     runtime = _runtime(request)
@@ -147,7 +152,7 @@ async def _invoke_named(request: web.Request) -> web.StreamResponse:
     options = request.app[STATE_KEY].options
     body = await read_json_object(request, options.max_body_bytes)
     payload = validate(target.endpoint_type, body)
-    return await invoke(request, target, payload, is_stream(payload))
+    return await invoke(request, target, payload, _streams(target.endpoint_type, payload))
 
 
 def _openai_handler(endpoint_type: str):
@@ -181,7 +186,7 @@ def _openai_handler(endpoint_type: str):
             )
         # The provider must not see the gateway's name for the endpoint as its model.
         payload = {k: v for k, v in payload.items() if k != "model"}
-        return await invoke(request, target, payload, is_stream(payload))
+        return await invoke(request, target, payload, _streams(endpoint_type, payload))
 
     return handler
 

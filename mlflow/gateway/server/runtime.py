@@ -102,6 +102,8 @@ def build_runtime(
     destinations: dict[str, Destination] = {}
     for endpoint in config.endpoints:
         provider = factory(endpoint, client, budget_policy(_endpoint_budget(endpoint, options)))
+        if options.upstream_timeout is not None and hasattr(provider, "attempt_timeout"):
+            provider.attempt_timeout = options.upstream_timeout
         endpoint_type = endpoint.endpoint_type.value
         supported = getattr(provider, "SUPPORTED_ROUTE_TYPES", ())
         if supported and endpoint_type not in supported:

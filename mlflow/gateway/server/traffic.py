@@ -56,14 +56,15 @@ class TrafficSplit(Generic[T]):
     def candidates(self) -> list[tuple[str, T]]:
         """The order to try this request in: one destination drawn by weight (among those not
         cooling down, if any), then the fallbacks; destinations cooling down go last."""
-        warm = [w for w in self.weighted if w[2] > 0 and not self.cooldowns.cooling(w[0])]
-        pool = warm or [w for w in self.weighted if w[2] > 0]
+        weighted = [w for w in self.weighted if w[2] > 0]
+        warm = [w for w in weighted if not self.cooldowns.cooling(w[0])]
         order: list[tuple[str, T]] = []
+        later: list[tuple[str, T]] = []
+        pool = warm or weighted
         if pool:
             pick = self.rng.choices(pool, weights=[w[2] for w in pool])[0]
-            order.append((pick[0], pick[1]))
-        seen = {name for name, _ in order}
-        later: list[tuple[str, T]] = []
+            (order if warm else later).append((pick[0], pick[1]))
+        seen = {name for name, _ in order + later}
         for name, target in self.fallbacks:
             if name in seen:
                 continue
