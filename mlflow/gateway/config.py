@@ -40,7 +40,7 @@ import warnings
 from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -76,9 +76,6 @@ from mlflow.gateway.utils import (
     resolve_api_key,
     validate_traffic_routes,
 )
-
-if TYPE_CHECKING:
-    from mlflow.deployments.server.config import Endpoint
 
 # MLflow's mlflow.gateway.constants values: an endpoint is served at /gateway/<name>/invocations.
 _GATEWAY_ROUTE_BASE = "/gateway/"
@@ -480,6 +477,45 @@ class EndpointModelInfo(ResponseModel):
 RouteModelInfo = EndpointModelInfo
 
 
+class Endpoint(ResponseModel):
+    """An endpoint of an MLflow AI Gateway / deployments server: its ``name``, ``endpoint_type``
+    (``"llm/v1/chat"``, ...), ``model`` (name and provider, never the provider config), the
+    ``endpoint_url`` that serves invocations and its rate ``limit`` (or ``None``).
+
+    MLflow defines it in ``mlflow.deployments.server.config``, which re-exports it from here (so
+    that this module never imports that one). Clients build it from server JSON, so unknown
+    fields are ignored. ``model_dump()`` / ``model_dump_json()`` give MLflow's shape::
+
+        {"name": ..., "endpoint_type": ..., "model": {"name": ..., "provider": ...},
+         "endpoint_url": ..., "limit": {"calls": ..., "key": ..., "renewal_period": ...} | None}
+    """
+
+    name: str
+    endpoint_type: str
+    model: EndpointModelInfo
+    endpoint_url: str
+    limit: Limit | None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "name": "openai-completions",
+                "endpoint_type": "llm/v1/completions",
+                "model": {
+                    "name": "gpt-4o-mini",
+                    "provider": "openai",
+                },
+                "endpoint_url": "/endpoints/completions/invocations",
+                "limit": {"calls": 1, "key": None, "renewal_period": "minute"},
+            }
+        }
+    )
+
+
+# Its public home (pickles and reprs name the module MLflow users know).
+Endpoint.__module__ = "mlflow.deployments.server.config"
+
+
 def _endpoint_url(name: str) -> str:
     return f"{_GATEWAY_ROUTE_BASE}{name}{_QUERY_SUFFIX}"
 
@@ -587,8 +623,6 @@ class EndpointConfig(AliasedConfigModel):
     def to_endpoint(self) -> Endpoint:
         """The public description of this endpoint, as ``GET /api/2.0/endpoints/`` returns it:
         never the provider config."""
-        from mlflow.deployments.server.config import Endpoint
-
         return Endpoint(
             name=self.name,
             endpoint_type=self.endpoint_type.value,
@@ -661,8 +695,6 @@ class Route(ConfigModel):
     model_config = ConfigDict(json_schema_extra=_ROUTE_EXTRA_SCHEMA)
 
     def to_endpoint(self) -> Endpoint:
-        from mlflow.deployments.server.config import Endpoint
-
         return Endpoint(
             name=self.name,
             endpoint_type=self.route_type,
@@ -845,6 +877,7 @@ __all__ = [
     "CohereConfig",
     "DatabricksConfig",
     "DeepSeekConfig",
+    "Endpoint",
     "EndpointConfig",
     "EndpointModelInfo",
     "EndpointType",

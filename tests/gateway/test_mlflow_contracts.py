@@ -84,3 +84,92 @@ def test_rest_exception_codes_as_in_mlflow(caplog):
         "authentication / authorization service."
     ]
     assert pickle.loads(pickle.dumps(error)).message == "1000: m"
+
+
+# --- mlflow.gateway.utils and mlflow.gateway.constants (observed with MLflow 3.17.2) -----------
+@pytest.mark.parametrize(
+    ("paths", "expected"),
+    [
+        ([], "/"),
+        (["a", "/"], "/a/"),
+        (["/", "a"], "/a"),
+        (["/api/2.0/", "/endpoints/", "x"], "/api/2.0/endpoints/x"),
+        (["", "a//", "//b"], "/a/b"),
+        (["a/b/", "c"], "/a/b/c"),
+    ],
+)
+def test_assemble_uri_path(paths, expected):
+    from mlflow.gateway.utils import assemble_uri_path
+
+    assert assemble_uri_path(paths) == expected
+
+
+@pytest.mark.parametrize(
+    ("base", "route", "expected"),
+    [
+        ("http://h:5000", "/gateway/chat/invocations", "http://h:5000/gateway/chat/invocations"),
+        ("http://h:5000/", "gateway/x", "http://h:5000/gateway/x"),
+        ("http://h/base", "https://other/x", "https://other/x"),
+        ("http://h/base", "databricks", "databricks"),
+        ("http://h?q=1", "/x", "http://h/x?q=1"),
+    ],
+)
+def test_resolve_route_url(base, route, expected):
+    from mlflow.gateway.utils import resolve_route_url
+
+    assert resolve_route_url(base, route) == expected
+
+
+@pytest.mark.parametrize(
+    ("uri", "valid"),
+    [("databricks", True), ("databricks://p", True), ("http://", False), ("http://x", True),
+     ("x", False), ("", False), ("ftp://h", True), ("http:///x", False)],
+)
+def test_is_valid_uri(uri, valid):
+    from mlflow.gateway.utils import _is_valid_uri
+
+    assert _is_valid_uri(uri) is valid
+
+
+def test_gateway_uri_lives_in_utils_like_mlflow(monkeypatch):
+    import mlflow.gateway.utils as gateway_utils
+    from mlflow.exceptions import INVALID_PARAMETER_VALUE
+
+    monkeypatch.setattr(gateway_utils, "_gateway_uri", None)
+    monkeypatch.delenv("MLFLOW_GATEWAY_URI", raising=False)
+    with pytest.raises(MlflowException) as info:
+        gateway_utils.get_gateway_uri()
+    assert info.value.message == (
+        "No Gateway server uri has been set. Please either set the MLflow Gateway URI via "
+        "`mlflow.gateway.set_gateway_uri()` or set the environment variable MLFLOW_GATEWAY_URI "
+        "to the running Gateway API server's uri"
+    )
+    with pytest.raises(MlflowException) as info:
+        gateway_utils.set_gateway_uri("not-a-uri")
+    assert info.value.error_code == INVALID_PARAMETER_VALUE
+    assert info.value.message == (
+        "The gateway uri provided is missing required elements. Ensure that the schema and "
+        "netloc are provided."
+    )
+    gateway_utils.set_gateway_uri("http://gw:1")
+    assert gateway_utils.get_gateway_uri() == "http://gw:1"
+    from mlflow.gateway import MlflowGatewayClient
+
+    with pytest.warns(FutureWarning):
+        assert MlflowGatewayClient().gateway_uri == "http://gw:1"
+
+
+def test_gateway_constants_module():
+    from mlflow.gateway import constants
+
+    assert constants.MLFLOW_GATEWAY_CRUD_ROUTE_BASE == "/api/2.0/gateway/routes/"
+    assert constants.MLFLOW_GATEWAY_LIMITS_BASE == "/api/2.0/gateway/limits/"
+    assert constants.MLFLOW_GATEWAY_ROUTE_BASE == "/gateway/"
+    assert constants.MLFLOW_QUERY_SUFFIX == "/invocations"
+    assert constants.MLFLOW_GATEWAY_SEARCH_ROUTES_PAGE_SIZE == 3000
+    assert constants.MLFLOW_GATEWAY_HEALTH_ENDPOINT == "/health"
+    assert frozenset({429, 500, 502, 503}) == constants.MLFLOW_GATEWAY_CLIENT_QUERY_RETRY_CODES
+    assert constants.MLFLOW_GATEWAY_CALLER_HEADER == "X-MLflow-Gateway-Caller"
+    assert constants.GatewayCaller.JUDGE == "judge"
+    assert constants.MLFLOW_AI_GATEWAY_ANTHROPIC_DEFAULT_MAX_TOKENS == 8192
+    assert constants.MLFLOW_SERVING_RESPONSE_KEY == "predictions"
