@@ -73,6 +73,7 @@ from mlflow.gateway.utils import (
     check_duplicate_names,
     format_validation_error,
     is_valid_endpoint_name,
+    quoted_text,
     resolve_api_key,
     validate_traffic_routes,
 )
@@ -164,7 +165,8 @@ class OpenAIAPIType(str, Enum):
                 if api_type.value == value.lower():
                     return api_type
         raise MlflowException.invalid_parameter_value(
-            f"Invalid OpenAI API type '{value}'. Use one of: 'openai', 'azure', 'azuread'."
+            f"Invalid OpenAI API type {quoted_text(value)}. Use one of: 'openai', 'azure', "
+            "'azuread'."
         )
 
 
@@ -191,7 +193,11 @@ class OpenAIConfig(ConfigModel):
         if not isinstance(info, Mapping):
             return info
         info = dict(info)  # never modify the caller's mapping
-        api_type = OpenAIAPIType(info.get("openai_api_type") or OpenAIAPIType.OPENAI)
+        raw_type = info.get("openai_api_type") or OpenAIAPIType.OPENAI
+        if not isinstance(raw_type, str):
+            # Enum() would format the whole value into its own error first.
+            OpenAIAPIType._missing_(raw_type)
+        api_type = OpenAIAPIType(raw_type)
         info["openai_api_type"] = api_type
         if api_type is OpenAIAPIType.OPENAI:
             if info.get("openai_deployment_name") is not None:
@@ -428,7 +434,7 @@ class Model(ConfigModel):
                 return Provider[formatted_value]
         supported = ", ".join(sorted(Provider.values()))
         raise MlflowException.invalid_parameter_value(
-            f"The provider '{value}' is not supported. Supported providers: {supported}."
+            f"The provider {quoted_text(value)} is not supported. Supported providers: {supported}."
         )
 
     @field_validator("config", mode="before")
@@ -523,8 +529,8 @@ def _endpoint_url(name: str) -> str:
 def _invalid_name(kind: str, name: Any) -> MlflowException:
     return MlflowException.invalid_parameter_value(
         f"The {kind} name provided contains disallowed characters for a url endpoint. "
-        f"'{name}' is invalid. Names cannot contain spaces or any non alphanumeric characters "
-        "other than hyphen, underscore and dot."
+        f"{quoted_text(name)} is invalid. Names cannot contain spaces or any non alphanumeric "
+        "characters other than hyphen, underscore and dot."
     )
 
 
@@ -555,7 +561,7 @@ class EndpointConfig(AliasedConfigModel):
             return value
         supported = ", ".join(f"'{t.value}'" for t in EndpointType)
         raise MlflowException.invalid_parameter_value(
-            f"The route_type '{value}' is not supported. Use one of {supported} as the "
+            f"The route_type {quoted_text(value)} is not supported. Use one of {supported} as the "
             "endpoint_type."
         )
 
@@ -574,7 +580,7 @@ class EndpointConfig(AliasedConfigModel):
     def validate_limit(cls, limit: Limit | None, info: ValidationInfo) -> Limit | None:
         if limit is None:
             return None
-        where = f" of endpoint '{info.data['name']}'" if "name" in info.data else ""
+        where = f" of endpoint {quoted_text(info.data['name'])}" if "name" in info.data else ""
         if limit.calls < 0:
             raise MlflowException.invalid_parameter_value(
                 f"Failed to parse the rate limit configuration{where}: limit.calls must be a "
@@ -597,13 +603,15 @@ class EndpointConfig(AliasedConfigModel):
             and not model_name.lower().startswith(tuple(_MOSAICML_CHAT_SUPPORTED_MODEL_PREFIXES))
         ):
             raise MlflowException.invalid_parameter_value(
-                f"An invalid model has been specified for the chat route. '{self.model.name}'. "
+                "An invalid model has been specified for the chat route. "
+                f"{quoted_text(self.model.name)}. "
                 f"Ensure the model selected starts with one of: "
                 f"{_MOSAICML_CHAT_SUPPORTED_MODEL_PREFIXES}"
             )
         if self.model.provider == Provider.AI21LABS and model_name not in _AI21LABS_MODELS:
             raise MlflowException.invalid_parameter_value(
-                f"An Unsupported AI21Labs model has been specified: '{self.model.name}'. "
+                "An Unsupported AI21Labs model has been specified: "
+                f"{quoted_text(self.model.name)}. "
                 f"Please see documentation for supported models."
             )
         return self

@@ -7,8 +7,9 @@ import logging
 import os
 import posixpath
 import re
+import reprlib
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Sized
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -225,6 +226,40 @@ def check_configuration_deprecated_fields(config: Mapping[str, Any]) -> None:
 # Readable validation errors
 
 
+# Bounded echoes: a value from a file or a server may be huge (a YAML alias bomb expands to
+# billions of items that share references), so messages show its type, its size and a prefix
+# built with bounded work, never its full repr.
+_ECHO = reprlib.Repr()
+_ECHO.maxlevel, _ECHO.maxlist, _ECHO.maxdict, _ECHO.maxtuple, _ECHO.maxset = 2, 4, 4, 4, 4
+_ECHO.maxstring, _ECHO.maxother, _ECHO.maxlong = _MAX_ECHOED_INPUT, 40, 40
+
+
+def describe_value(value: Any, limit: int = _MAX_ECHOED_INPUT) -> str:
+    """A short, bounded description of ``value`` for a message: the repr of a small scalar, or
+    a truncated repr with the type and size of anything large."""
+    if value is None or isinstance(value, bool | int | float):
+        text = repr(value)
+        return text if len(text) <= limit else f"{text[:limit]}... ({type(value).__name__})"
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return repr(value)
+        return f"{value[:limit]!r}... (str of {len(value)} characters)"
+    size = len(value) if isinstance(value, Sized) else None
+    shown = _ECHO.repr(value)
+    if len(shown) > limit:
+        shown = shown[:limit] + "..."
+    kind = type(value).__name__
+    return f"{shown} ({kind} of {size} items)" if size is not None else f"{shown} ({kind})"
+
+
+def quoted_text(value: Any, limit: int = _MAX_ECHOED_INPUT) -> str:
+    """``'value'`` for a short string (so messages keep MLflow's exact wording), else
+    :func:`describe_value`."""
+    if isinstance(value, str) and len(value) <= limit:
+        return f"'{value}'"
+    return describe_value(value, limit)
+
+
 def _describe_location(loc: tuple[Any, ...], data: Any) -> str:
     parts: list[str] = []
     node = data
@@ -325,6 +360,8 @@ def resolve_route_url(base_url: str, route: str) -> str:
 
 __all__ = [
     "assemble_uri_path",
+    "describe_value",
+    "quoted_text",
     "get_gateway_uri",
     "resolve_route_url",
     "set_gateway_uri",
