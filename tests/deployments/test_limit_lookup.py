@@ -168,3 +168,17 @@ def test_set_limit_refuses_non_finite_and_absurd_values(limit, named):
         client.set_limit("chat", limit)
     assert info.value.error_code == INVALID_PARAMETER_VALUE
     assert named in info.value.message
+
+
+@pytest.mark.timeout(30)
+def test_a_get_endpoint_timeout_names_the_variable_that_applied(monkeypatch):
+    monkeypatch.setenv("MLFLOW_DEPLOYMENT_CLIENT_HTTP_REQUEST_TIMEOUT", "1")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    with OddGateway(None, lookup_delay=5) as url, pytest.raises(MlflowException) as info:
+        get_deploy_client(url).get_endpoint("odd")
+    message = info.value.message
+    assert (
+        "set the environment variable MLFLOW_DEPLOYMENT_CLIENT_HTTP_REQUEST_TIMEOUT (default: 300) "
+        "to a larger value." in message
+    )
+    assert "MLFLOW_HTTP_REQUEST_TIMEOUT" not in message
