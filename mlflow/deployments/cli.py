@@ -10,11 +10,13 @@ from inspect import signature
 from typing import Any
 
 import click
+import requests
 
 from mlflow.deployments import interface
-from mlflow.deployments._batch_files import OutputFile, read_inputs
-from mlflow.deployments.batch import DEFAULT_CONCURRENCY
+from mlflow.deployments._batch_files import OutputFile, input_hash, read_inputs
+from mlflow.deployments.batch import DEFAULT_CONCURRENCY, _open_bar
 from mlflow.deployments.utils import get_deployments_target
+from mlflow.exceptions import MlflowException
 
 
 def _user_args_to_dict(user_list: tuple[str, ...]) -> dict[str, str]:
@@ -317,6 +319,29 @@ def run_local(flavor, model_uri, target, name, config):
     )
 
 
+def _check_endpoint_exists(client, endpoint: str) -> None:
+    """predict-batch: one look at the endpoint before any input is sent, so a missing endpoint
+    fails once instead of once per input. Targets that cannot describe endpoints skip it."""
+    try:
+        client.get_endpoint(endpoint)
+    except NotImplementedError:
+        return
+    except requests.HTTPError as e:
+        if getattr(e.response, "status_code", None) == 404:
+            raise click.ClickException(
+                f"Endpoint {endpoint!r} was not found at the target (404): no input was sent. "
+                "Check the name with 'mlflow deployments list-endpoints'."
+            ) from None
+    except MlflowException as e:
+        if e.error_code in ("RESOURCE_DOES_NOT_EXIST", "ENDPOINT_NOT_FOUND", "NOT_FOUND"):
+            raise click.ClickException(
+                f"Endpoint {endpoint!r} was not found at the target: no input was sent. "
+                f"({_one_line(e)[:300]})"
+            ) from None
+    except Exception:  # anything else: let the predictions report it, input by input
+        return
+
+
 def _check_name_or_endpoint(name, endpoint) -> None:
     if (name, endpoint).count(None) != 1:
         raise click.UsageError("Must specify exactly one of --name or --endpoint.")
@@ -475,8 +500,9 @@ def predict_batch(
     """
     _check_name_or_endpoint(name, endpoint)
     inputs = read_inputs(input_path)
-    output = OutputFile(output_path)
-    output.prepare(len(inputs), retry_errors)
+    hashes = [input_hash(value) for value in inputs]
+    output = OutputFile(output_path, target=endpoint if endpoint is not None else name)
+    output.prepare(len(inputs), retry_errors, hashes)
     if output.dropped_tail:
         click.echo(
             f"Dropped a cut-short last line of {output_path}; its input runs again.", err=True
@@ -488,15 +514,36 @@ def predict_batch(
     todo = [i for i in range(len(inputs)) if i not in output.done]
     if todo:
         client = _client(target)
-        with output.appending(todo.__getitem__, _dumps_line) as write:
-            client.predict_batch(
-                endpoint,
-                [inputs[i] for i in todo],
-                concurrency,
-                progress=progress,
-                on_result=write,
-                deployment_name=name,
+        if endpoint is not None:
+            _check_endpoint_exists(client, endpoint)
+        # Our own bar over every input, starting at the number already done.
+        bar = _open_bar(len(inputs), progress, "predict-batch", initial=len(inputs) - len(todo))
+        try:
+            with output.appending(todo.__getitem__, _dumps_line, hashes) as write:
+
+                def on_result(result) -> None:
+                    write(result)
+                    if bar is not None:
+                        bar.update(1)
+
+                client.predict_batch(
+                    endpoint,
+                    [inputs[i] for i in todo],
+                    concurrency,
+                    progress=False,
+                    on_result=on_result,
+                    deployment_name=name,
+                )
+        except KeyboardInterrupt:
+            click.echo(
+                f"\nInterrupted: {len(output.done)} of {len(inputs)} inputs are done in "
+                f"{output_path}. Run the same command again to resume where it stopped.",
+                err=True,
             )
+            sys.exit(130)  # the shell's code for Ctrl-C
+        finally:
+            if bar is not None:
+                bar.close()
     failed = len(output.errors)
     click.echo(
         f"{len(inputs)} inputs: {len(todo)} predicted now, {len(inputs) - len(todo)} already in "
