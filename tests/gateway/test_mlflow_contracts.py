@@ -173,3 +173,27 @@ def test_gateway_constants_module():
     assert constants.GatewayCaller.JUDGE == "judge"
     assert constants.MLFLOW_AI_GATEWAY_ANTHROPIC_DEFAULT_MAX_TOKENS == 8192
     assert constants.MLFLOW_SERVING_RESPONSE_KEY == "predictions"
+
+
+def test_sigv4_signs_the_payload_hash_as_mlflows_signer_does(monkeypatch):
+    import hashlib
+
+    from benchmarks.servers import GatewayServer
+    from mlflow.utils.rest_utils import MlflowHostCreds, http_request
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
+                        "AWS_REGION": "eu-central-1"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    server = GatewayServer()
+    server.start_in_thread()
+    try:
+        creds = MlflowHostCreds(server.base_url, aws_sigv4=True)
+        http_request(creds, "/endpoints/chat/invocations", "POST", json={"messages": []},
+                     max_retries=0)
+    finally:
+        server.stop_thread()
+    request = server.requests[-1]
+    authorization = request.header("Authorization")
+    assert "SignedHeaders=host;x-amz-content-sha256;x-amz-date," in authorization
+    assert request.header("x-amz-content-sha256") == hashlib.sha256(request.body).hexdigest()
