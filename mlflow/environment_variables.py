@@ -110,7 +110,8 @@ class _BooleanEnvironmentVariable(_EnvironmentVariable[bool]):
     __slots__ = ()
 
     def __init__(self, name: str, default: bool | None) -> None:
-        if default not in (True, False, None):
+        # Identity, not ``in``: ``0 in (False,)`` is True, and MLflow refuses 0 and 1.
+        if not (default is True or default is False or default is None):
             raise ValueError(f"{name} default value must be one of [True, False, None]")
         super().__init__(name, bool, default)
 

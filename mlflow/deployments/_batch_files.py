@@ -1,13 +1,16 @@
 """JSON-lines files of ``mlflow deployments predict-batch``: inputs, and resumable outputs.
 
 The output file is appended to, one line per finished input, flushed at once, so a killed run
-loses nothing it finished. A rerun reads the file first and skips the indices it holds; a last
-line cut short by the kill is dropped (its input runs again).
+loses nothing it finished. Each line names its input's index, a hash of the input
+(``input_sha256``) and the endpoint (or deployment) it went to, so a rerun resumes only the run
+it belongs to: it skips the indices the file holds, refuses a file made from other inputs or for
+another endpoint, and drops a last line cut short by a kill (its input runs again).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import sys
@@ -48,6 +51,12 @@ def read_inputs(path: str) -> list[Any]:
     return inputs
 
 
+def input_hash(value: Any) -> str:
+    """A short, stable hash of one input (its JSON with sorted keys)."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
 def _record_of(line: bytes) -> dict[str, Any] | None:
     try:
         record = json.loads(line)
@@ -66,16 +75,20 @@ def _record_of(line: bytes) -> dict[str, Any] | None:
 class OutputFile:
     """What an output file already holds; :meth:`prepare` makes it ready to append to."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, target: str | None = None) -> None:
         self.path = path
+        self.target = target  # the endpoint (or deployment) this run predicts with
         self.done: set[int] = set()
         self.errors: set[int] = set()
         self.dropped_tail = False
         self.unreadable_lines = 0
 
-    def prepare(self, total: int, retry_errors: bool) -> None:
+    def prepare(
+        self, total: int, retry_errors: bool, hashes: list[str] | None = None
+    ) -> None:
         """Read the file; drop a cut-short last line; with ``retry_errors``, drop the error
-        records too (their inputs run again)."""
+        records too (their inputs run again). ``hashes`` (one per input) and ``target`` must
+        match what each record holds: a file of another run is refused, nothing is sent."""
         try:
             with open(self.path, "rb") as f:
                 data = f.read()
@@ -101,6 +114,7 @@ class OutputFile:
                     f"input file has {total} inputs: is it the output of another input file? "
                     "Pass a new output path."
                 )
+            self._check_same_run(record, hashes)
             if "error" in record:
                 if retry_errors:
                     continue
@@ -111,6 +125,24 @@ class OutputFile:
             kept.append(line)
         if retry_errors or self.dropped_tail:
             self._rewrite(b"".join(kept))
+
+    def _check_same_run(self, record: dict[str, Any], hashes: list[str] | None) -> None:
+        index = record["index"]
+        stored = record.get("input_sha256")
+        if hashes is not None and stored is not None and stored != hashes[index]:
+            raise _bad_input(
+                f"The output file {self.path!r} holds a result for input {index} made from a "
+                f"different input (input_sha256 {str(stored)[:16]!r}, this input's is "
+                f"{hashes[index]!r}): it is the output of another input file. Rerun with the "
+                "same input file to resume, or pass a new output path."
+            )
+        target = record.get("endpoint")
+        if self.target is not None and target is not None and target != self.target:
+            raise _bad_input(
+                f"The output file {self.path!r} holds results predicted with {str(target)[:200]!r}"
+                f", not {self.target!r}: rerun with the same endpoint to resume, or pass a new "
+                "output path."
+            )
 
     def _rewrite(self, data: bytes) -> None:
         # Atomically: a kill during the rewrite leaves the old file, never half of one.
@@ -131,17 +163,25 @@ class OutputFile:
 
     @contextlib.contextmanager
     def appending(
-        self, original_index: Callable[[int], int], dumps: Callable[[Any], str]
+        self,
+        original_index: Callable[[int], int],
+        dumps: Callable[[Any], str],
+        hashes: list[str] | None = None,
     ) -> Iterator[Callable[[BatchResult], None]]:
         """An ``on_result`` callback that appends each result as a line, flushed at once."""
         with open(self.path, "a", encoding="utf-8") as f:
 
             def write(result: BatchResult) -> None:
                 index = original_index(result.index)
+                record: dict[str, Any] = {"index": index}
+                if hashes is not None:
+                    record["input_sha256"] = hashes[index]
+                if self.target is not None:
+                    record["endpoint"] = self.target
                 if result.error is None:
-                    record = {"index": index, "result": result.result}
+                    record["result"] = result.result
                 else:
-                    record = {"index": index, "error": describe_error(result.error)}
+                    record["error"] = describe_error(result.error)
                     self.errors.add(index)
                 # One write of the whole line, then flush: a kill cuts at most this line short.
                 f.write(dumps(record) + "\n")

@@ -14,6 +14,7 @@ from mlflow.deployments.constants import MLFLOW_DEPLOYMENT_CLIENT_REQUEST_RETRY_
 from mlflow.environment_variables import (
     MLFLOW_DEPLOYMENT_CLIENT_HTTP_REQUEST_TIMEOUT,
     MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT,
+    MLFLOW_HTTP_REQUEST_TIMEOUT,
 )
 from mlflow.exceptions import BAD_REQUEST, MlflowException
 from mlflow.utils.credentials import get_default_host_creds
@@ -46,6 +47,21 @@ def predict_timeout_error(timeout: int | None) -> MlflowException:
     )
 
 
+def _management_timeout_error(error: MlflowException) -> MlflowException:
+    """The engine's timeout error names MLFLOW_HTTP_REQUEST_TIMEOUT; a management call's limit is
+    MLFLOW_DEPLOYMENT_CLIENT_HTTP_REQUEST_TIMEOUT, so the advice names that one."""
+    right = str(MLFLOW_DEPLOYMENT_CLIENT_HTTP_REQUEST_TIMEOUT)
+    message = error.message
+    for wrong in (str(MLFLOW_HTTP_REQUEST_TIMEOUT), MLFLOW_HTTP_REQUEST_TIMEOUT.name):
+        if wrong in message:
+            return MlflowException(message.replace(wrong, right), error_code=error.error_code)
+    message = (
+        f"{error.message} To increase the timeout, set the environment variable {right} to a "
+        "larger value."
+    )
+    return MlflowException(message, error_code=error.error_code)
+
+
 async def acall(
     host_creds,
     route: str,
@@ -65,17 +81,24 @@ async def acall(
     ``request_kwargs`` (headers, retry budget, admission...) go to ``ahttp_request``.
     """
     body_kwarg = "params" if method.lower() == "get" else "json"
-    response = await ahttp_request(
-        host_creds=host_creds,
-        endpoint=route,
-        method=method,
-        timeout=MLFLOW_DEPLOYMENT_CLIENT_HTTP_REQUEST_TIMEOUT.get() if timeout is None else timeout,
-        retry_codes=retry_codes,
-        raise_on_status=False,
-        stream=stream,
-        **{body_kwarg: json_body},
-        **request_kwargs,
-    )
+    try:
+        response = await ahttp_request(
+            host_creds=host_creds,
+            endpoint=route,
+            method=method,
+            timeout=(
+                MLFLOW_DEPLOYMENT_CLIENT_HTTP_REQUEST_TIMEOUT.get() if timeout is None else timeout
+            ),
+            retry_codes=retry_codes,
+            raise_on_status=False,
+            stream=stream,
+            **{body_kwarg: json_body},
+            **request_kwargs,
+        )
+    except MlflowException as e:
+        if timeout is None and is_timeout(e):
+            raise _management_timeout_error(e) from e
+        raise
     if stream:
         await raise_for_stream_status(response)
     else:

@@ -25,8 +25,10 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from async_core import get_runner
+from mlflow.deployments._limit_values import check_user_limit, limit_problem
 from mlflow.environment_variables import MLFLOW_DEPLOYMENTS_CLIENT_THROTTLE
 from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
+from mlflow.gateway.utils import describe_value
 from mlflow.utils.throttling import admission_for, check_storage_uri, limit_fields, throttle
 
 _logger = logging.getLogger(__name__)
@@ -38,6 +40,9 @@ DEFAULT_REFRESH_INTERVAL = 60.0
 _RETRY_FAILED_FETCH = 10.0
 # The fetch must not hold predictions up for long: short timeout, no retries.
 FETCH_TIMEOUT = 10
+# A prediction waits for the lookup at most this long (and never past its own timeout); then it
+# goes unthrottled while the lookup finishes in the background.
+LOOKUP_WAIT = 2.0
 # Keys that mean "one budget per route" rather than naming a budget shared between routes.
 _PER_ROUTE_KEYS = frozenset({"user", "route", "endpoint"})
 
@@ -103,9 +108,16 @@ def advertised_admission(target_uri: Any, endpoint: str, limit: Any):
         return None
     try:
         key = limit_fields(limit)[2]
+        problem = limit_problem(limit)  # non-finite or absurd periods never reach the throttle
+        if problem is not None:
+            raise MlflowException(problem)
         return admission_for(limit, scope_of(target_uri, endpoint, key))
     except MlflowException as e:
-        marker = (f"{_target_of(target_uri)}/{endpoint}", repr(limit), type(limit))
+        try:  # the same limit read as JSON or as a Limit warns once
+            shown = describe_value(limit_fields(limit))
+        except MlflowException:
+            shown = describe_value(limit)
+        marker = (f"{_target_of(target_uri)}/{endpoint}", shown, None)
         with _warned_lock:
             first = marker not in _warned
             _warned.add(marker)
@@ -115,7 +127,7 @@ def advertised_admission(target_uri: Any, endpoint: str, limit: Any):
                 "to it are not throttled: %s",
                 endpoint,
                 _target_of(target_uri),
-                e.message,
+                e.message[:300],
             )
         return None
 
@@ -134,6 +146,7 @@ class ClientLimits:
         if limit is None:
             self._overrides[name] = (None, None)
             return
+        check_user_limit(limit)  # non-finite, absurd or non-numeric values: a clear error
         _, _, key = limit_fields(limit)
         scope = scope_of(target_uri, name, key)
         self._overrides[name] = (limit, admission_for(limit, scope, storage_uri))
@@ -196,12 +209,23 @@ class AdvertisedLimits:
     def forget(self) -> None:
         self._entries.clear()
 
-    async def admission(self, endpoint: str):
+    async def admission(self, endpoint: str, wait: float | None = None):
+        """The admission of ``endpoint``'s advertised limit, or None (not throttled).
+
+        A caller waits for the lookup at most ``LOOKUP_WAIT`` seconds and never longer than
+        ``wait`` (its own timeout); past that it goes unthrottled while the lookup finishes.
+        """
         if self._pid != os.getpid():
             self._after_fork()
         entry = self._entries.get(endpoint)
         if entry is None:
-            await asyncio.shield(asyncio.wrap_future(self._start_fetch(endpoint)))
+            bound = LOOKUP_WAIT if wait is None else max(0.0, min(wait, LOOKUP_WAIT))
+            try:
+                await asyncio.wait_for(
+                    asyncio.shield(asyncio.wrap_future(self._start_fetch(endpoint))), bound
+                )
+            except asyncio.TimeoutError:
+                return None
             entry = self._entries.get(endpoint)
             if entry is None:  # forgotten meanwhile: not throttled this once
                 return None

@@ -99,7 +99,7 @@ def check_concurrency(concurrency: Any) -> int:
     return concurrency
 
 
-def _open_bar(total: int | None, progress: bool | None, desc: str) -> Any:
+def _open_bar(total: int | None, progress: bool | None, desc: str, initial: int = 0) -> Any:
     if progress is False:
         return None
     if progress is None:
@@ -112,7 +112,7 @@ def _open_bar(total: int | None, progress: bool | None, desc: str) -> Any:
         if progress:
             _logger.info("No progress bar for the batch: install tqdm to get one.")
         return None
-    return tqdm(total=total, desc=desc, unit="pred", dynamic_ncols=True)
+    return tqdm(total=total, desc=desc, unit="pred", dynamic_ncols=True, initial=initial)
 
 
 async def run_batch(

@@ -1,4 +1,5 @@
-"""``mlflow deployments ...``: the deployments API from the command line, with JSON output."""
+"""``mlflow deployments ...``: the deployments API from the command line, with MLflow's output
+(or JSON with ``--output json``)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from inspect import signature
 from typing import Any
 
 import click
+import requests
 
 from mlflow.deployments import interface
-from mlflow.deployments._batch_files import OutputFile, read_inputs
-from mlflow.deployments.batch import DEFAULT_CONCURRENCY
+from mlflow.deployments._batch_files import OutputFile, input_hash, read_inputs
+from mlflow.deployments.batch import DEFAULT_CONCURRENCY, _open_bar
 from mlflow.deployments.utils import get_deployments_target
+from mlflow.exceptions import MlflowException
 from mlflow.utils.throttling import throttle_storage as throttle_storage_block
 
 
@@ -59,6 +62,14 @@ def _echo_json(value: Any, output_path: str | None = None) -> None:
             f.write(text + "\n")
     else:
         click.echo(text)
+
+
+def _field(value: Any, key: str) -> Any:
+    """``value[key]`` as MLflow's sentences read it, tolerant of results that are not dicts."""
+    try:
+        return value[key]
+    except (TypeError, KeyError, IndexError):
+        return getattr(value, key, None)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -118,7 +129,7 @@ def _read_json_input(input_path: str) -> Any:
 _TARGET_HELP = (
     "Deployment target URI, e.g. http://127.0.0.1:5000 (an MLflow AI gateway), databricks, "
     "databricks://<profile>, openai or a plugin's target. Defaults to MLFLOW_DEPLOYMENTS_TARGET. "
-    "Run `mlflow deployments help -t <target>` for target-specific details."
+    "Run 'mlflow deployments help -t <target>' for target-specific details."
 )
 
 target_details = click.option("--target", "-t", default=None, help=_TARGET_HELP)
@@ -141,6 +152,39 @@ optional_endpoint_param = click.option("--endpoint", help="Name of the endpoint"
 flavor_option = click.option(
     "--flavor", "-f", help="Which flavor to be deployed. Inferred if it's not given."
 )
+output_option = click.option(
+    "--output",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    help="text: MLflow's output (a sentence, or key: value lines); json: the result as JSON.",
+)
+
+
+def _echo_result(output_format: str | None, text: str, value: Any) -> None:
+    """MLflow's text by default, JSON with ``--output json``."""
+    if output_format == "json":
+        _echo_json(value)
+    else:
+        click.echo(text)
+
+
+def _key_value_lines(value: Any) -> str | None:
+    """MLflow's ``key: value`` lines (and its trailing blank lines) for a mapping, else None."""
+    items = getattr(value, "items", None)
+    if not callable(items):
+        return None
+    return "".join(f"{key}: {val}\n" for key, val in items()) + "\n\n"
+
+
+def _echo_description(output_format: str | None, value: Any) -> None:
+    """``get``/``get-endpoint``: key: value lines for a mapping, as MLflow prints them; JSON for
+    anything else (MLflow crashes on a gateway's Endpoint) or with ``--output json``."""
+    lines = None if output_format == "json" else _key_value_lines(value)
+    if lines is None:
+        _echo_json(value)
+    else:
+        click.echo(lines, nl=False)
 
 
 @click.group(
@@ -148,7 +192,8 @@ flavor_option = click.option(
     help="""
     Manage deployments and query endpoints of a deployment target: an MLflow AI gateway
     (http/https URI), Databricks model serving (databricks), OpenAI (openai) or a plugin's target.
-    Results are printed as JSON. Run `mlflow deployments help -t <target>` for target details.
+    Commands print MLflow's text (add --output json for JSON); list-endpoints and get-endpoint
+    against a gateway print JSON. Run 'mlflow deployments help -t <target>' for target details.
     """,
 )
 def commands():
@@ -162,9 +207,10 @@ def commands():
 @target_details
 @click.option("--model-uri", "-m", required=True, metavar="URI", help="URI of the model")
 @flavor_option
+@output_option
 @_cli_errors
-def create_deployment(flavor, model_uri, target, name, config, endpoint):
-    """Deploy the model at ``--model-uri`` to the target."""
+def create_deployment(flavor, model_uri, target, name, config, endpoint, output_format):
+    """Deploy the model at --model-uri to the target."""
     client = _client(target)
     method = client.create_deployment
     deployment = method(
@@ -174,7 +220,11 @@ def create_deployment(flavor, model_uri, target, name, config, endpoint):
         config=_user_args_to_dict(config),
         **_endpoint_kwargs(method, endpoint),
     )
-    _echo_json(deployment)
+    _echo_result(
+        output_format,
+        f"\n{_field(deployment, 'flavor')} deployment {_field(deployment, 'name')} is created",
+        deployment,
+    )
 
 
 @commands.command("update")
@@ -184,9 +234,10 @@ def create_deployment(flavor, model_uri, target, name, config, endpoint):
 @target_details
 @click.option("--model-uri", "-m", default=None, metavar="URI", help="URI of the new model")
 @flavor_option
+@output_option
 @_cli_errors
-def update_deployment(flavor, model_uri, target, name, config, endpoint):
-    """Update the deployment ``--name`` (model URI, flavor and/or config)."""
+def update_deployment(flavor, model_uri, target, name, config, endpoint, output_format):
+    """Update the deployment --name (model URI, flavor and/or config)."""
     client = _client(target)
     method = client.update_deployment
     result = method(
@@ -196,7 +247,11 @@ def update_deployment(flavor, model_uri, target, name, config, endpoint):
         config=_user_args_to_dict(config),
         **_endpoint_kwargs(method, endpoint),
     )
-    _echo_json(result)
+    _echo_result(
+        output_format,
+        f"Deployment {name} is updated (with flavor {_field(result, 'flavor')})",
+        result,
+    )
 
 
 @commands.command("delete")
@@ -204,39 +259,43 @@ def update_deployment(flavor, model_uri, target, name, config, endpoint):
 @parse_custom_arguments
 @deployment_name
 @target_details
+@output_option
 @_cli_errors
-def delete_deployment(target, name, config, endpoint):
-    """Delete the deployment ``--name``."""
+def delete_deployment(target, name, config, endpoint, output_format):
+    """Delete the deployment --name."""
     client = _client(target)
     method = client.delete_deployment
     kwargs = _endpoint_kwargs(method, endpoint)
     if _accepts(method, "config"):
         kwargs["config"] = _user_args_to_dict(config)
     method(name, **kwargs)
-    _echo_json({"name": name, "deleted": True})
+    _echo_result(output_format, f"Deployment {name} is deleted", {"name": name, "deleted": True})
 
 
 @commands.command("list")
 @optional_endpoint_param
 @target_details
+@output_option
 @_cli_errors
-def list_deployment(target, endpoint):
+def list_deployment(target, endpoint, output_format):
     """List the deployments of the target."""
     client = _client(target)
     method = client.list_deployments
-    _echo_json(method(**_endpoint_kwargs(method, endpoint)))
+    ids = method(**_endpoint_kwargs(method, endpoint))
+    _echo_result(output_format, f"List of all deployments:\n{ids}", ids)
 
 
 @commands.command("get")
 @optional_endpoint_param
 @deployment_name
 @target_details
+@output_option
 @_cli_errors
-def get_deployment(target, name, endpoint):
-    """Describe the deployment ``--name``."""
+def get_deployment(target, name, endpoint, output_format):
+    """Describe the deployment --name (key: value lines)."""
     client = _client(target)
     method = client.get_deployment
-    _echo_json(method(name, **_endpoint_kwargs(method, endpoint)))
+    _echo_description(output_format, method(name, **_endpoint_kwargs(method, endpoint)))
 
 
 @commands.command("help")
@@ -259,6 +318,29 @@ def run_local(flavor, model_uri, target, name, config):
     interface.run_local(
         target or get_deployments_target(), name, model_uri, flavor, _user_args_to_dict(config)
     )
+
+
+def _check_endpoint_exists(client, endpoint: str) -> None:
+    """predict-batch: one look at the endpoint before any input is sent, so a missing endpoint
+    fails once instead of once per input. Targets that cannot describe endpoints skip it."""
+    try:
+        client.get_endpoint(endpoint)
+    except NotImplementedError:
+        return
+    except requests.HTTPError as e:
+        if getattr(e.response, "status_code", None) == 404:
+            raise click.ClickException(
+                f"Endpoint {endpoint!r} was not found at the target (404): no input was sent. "
+                "Check the name with 'mlflow deployments list-endpoints'."
+            ) from None
+    except MlflowException as e:
+        if e.error_code in ("RESOURCE_DOES_NOT_EXIST", "ENDPOINT_NOT_FOUND", "NOT_FOUND"):
+            raise click.ClickException(
+                f"Endpoint {endpoint!r} was not found at the target: no input was sent. "
+                f"({_one_line(e)[:300]})"
+            ) from None
+    except Exception:  # anything else: let the predictions report it, input by input
+        return
 
 
 def _check_name_or_endpoint(name, endpoint) -> None:
@@ -291,14 +373,14 @@ def _query(method_name: str, target, name, input_path, output_path, endpoint) ->
 @commands.command("predict")
 @_query_options
 def predict(target, name, input_path, output_path, endpoint):
-    """Query a deployment or an endpoint with the JSON input of ``-I``; print the JSON result."""
+    """Query a deployment or an endpoint with the JSON input of -I; print the JSON result."""
     _query("predict", target, name, input_path, output_path, endpoint)
 
 
 @commands.command("explain")
 @_query_options
 def explain(target, name, input_path, output_path, endpoint):
-    """Explain the predictions of a deployment on the JSON input of ``-I``."""
+    """Explain the predictions of a deployment on the JSON input of -I."""
     _query("explain", target, name, input_path, output_path, endpoint)
 
 
@@ -306,48 +388,69 @@ def explain(target, name, input_path, output_path, endpoint):
 @parse_custom_arguments
 @required_endpoint_param
 @target_details
+@output_option
 @_cli_errors
-def create_endpoint(target, endpoint, config):
-    """Create the endpoint ``--endpoint``."""
-    _echo_json(_client(target).create_endpoint(endpoint, config=_user_args_to_dict(config)))
+def create_endpoint(target, endpoint, config, output_format):
+    """Create the endpoint --endpoint."""
+    created = _client(target).create_endpoint(endpoint, config=_user_args_to_dict(config))
+    _echo_result(output_format, f"\nEndpoint {_field(created, 'name')} is created", created)
 
 
 @commands.command("update-endpoint")
 @parse_custom_arguments
 @required_endpoint_param
 @target_details
+@output_option
 @_cli_errors
-def update_endpoint(target, endpoint, config):
-    """Update the endpoint ``--endpoint``."""
+def update_endpoint(target, endpoint, config, output_format):
+    """Update the endpoint --endpoint."""
     result = _client(target).update_endpoint(endpoint, config=_user_args_to_dict(config))
-    _echo_json(result if result is not None else {"name": endpoint, "updated": True})
+    _echo_result(
+        output_format,
+        f"\nEndpoint {endpoint} is updated",
+        result if result is not None else {"name": endpoint, "updated": True},
+    )
 
 
 @commands.command("delete-endpoint")
 @required_endpoint_param
 @target_details
+@output_option
 @_cli_errors
-def delete_endpoint(target, endpoint):
-    """Delete the endpoint ``--endpoint``."""
+def delete_endpoint(target, endpoint, output_format):
+    """Delete the endpoint --endpoint."""
     _client(target).delete_endpoint(endpoint)
-    _echo_json({"name": endpoint, "deleted": True})
+    _echo_result(
+        output_format, f"\nEndpoint {endpoint} is deleted", {"name": endpoint, "deleted": True}
+    )
 
 
 @commands.command("list-endpoints")
 @target_details
+@click.option(
+    "--output",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="json",
+    show_default=True,
+    help="json: the endpoints as JSON; text: MLflow's 'List of all endpoints:' and a Python repr.",
+)
 @_cli_errors
-def list_endpoints(target):
-    """List the endpoints of the target."""
-    _echo_json(_client(target).list_endpoints())
+def list_endpoints(target, output_format):
+    """List the endpoints of the target (JSON)."""
+    endpoints = _client(target).list_endpoints()
+    _echo_result(output_format, f"List of all endpoints:\n{endpoints}", endpoints)
 
 
 @commands.command("get-endpoint")
 @required_endpoint_param
 @target_details
+@output_option
 @_cli_errors
-def get_endpoint(target, endpoint):
-    """Describe the endpoint ``--endpoint``."""
-    _echo_json(_client(target).get_endpoint(endpoint))
+def get_endpoint(target, endpoint, output_format):
+    """Describe the endpoint --endpoint: key: value lines for a target that returns a mapping
+    (as MLflow prints them), JSON for a gateway's Endpoint."""
+    _echo_description(output_format, _client(target).get_endpoint(endpoint))
 
 
 @commands.command("predict-batch")
@@ -358,7 +461,7 @@ def get_endpoint(target, endpoint):
     "--input-path",
     "-I",
     required=True,
-    help="JSON lines: one input per line, as for `predict -I` ('-' for stdin).",
+    help="JSON lines: one input per line, as for 'predict -I' ('-' for stdin).",
 )
 @click.option(
     "--output-path",
@@ -404,7 +507,7 @@ def predict_batch(
     progress,
     throttle_storage,
 ):
-    """Predict on every input line of ``-I``; write each result or error to ``-O``.
+    """Predict on every input line of -I; write each result or error to -O.
 
     Inputs are numbered from 0 in file order (blank lines skipped). Output lines come in
     completion order, each with its input's index; each input gets exactly one line. A run
@@ -414,8 +517,9 @@ def predict_batch(
     _check_name_or_endpoint(name, endpoint)
     storage = throttle_storage_block(throttle_storage)  # a bad URI stops before any work
     inputs = read_inputs(input_path)
-    output = OutputFile(output_path)
-    output.prepare(len(inputs), retry_errors)
+    hashes = [input_hash(value) for value in inputs]
+    output = OutputFile(output_path, target=endpoint if endpoint is not None else name)
+    output.prepare(len(inputs), retry_errors, hashes)
     if output.dropped_tail:
         click.echo(
             f"Dropped a cut-short last line of {output_path}; its input runs again.", err=True
@@ -427,15 +531,36 @@ def predict_batch(
     todo = [i for i in range(len(inputs)) if i not in output.done]
     if todo:
         client = _client(target)
-        with storage, output.appending(todo.__getitem__, _dumps_line) as write:
-            client.predict_batch(
-                endpoint,
-                [inputs[i] for i in todo],
-                concurrency,
-                progress=progress,
-                on_result=write,
-                deployment_name=name,
+        if endpoint is not None:
+            _check_endpoint_exists(client, endpoint)
+        # Our own bar over every input, starting at the number already done.
+        bar = _open_bar(len(inputs), progress, "predict-batch", initial=len(inputs) - len(todo))
+        try:
+            with storage, output.appending(todo.__getitem__, _dumps_line, hashes) as write:
+
+                def on_result(result) -> None:
+                    write(result)
+                    if bar is not None:
+                        bar.update(1)
+
+                client.predict_batch(
+                    endpoint,
+                    [inputs[i] for i in todo],
+                    concurrency,
+                    progress=False,
+                    on_result=on_result,
+                    deployment_name=name,
+                )
+        except KeyboardInterrupt:
+            click.echo(
+                f"\nInterrupted: {len(output.done)} of {len(inputs)} inputs are done in "
+                f"{output_path}. Run the same command again to resume where it stopped.",
+                err=True,
             )
+            sys.exit(130)  # the shell's code for Ctrl-C
+        finally:
+            if bar is not None:
+                bar.close()
     failed = len(output.errors)
     click.echo(
         f"{len(inputs)} inputs: {len(todo)} predicted now, {len(inputs) - len(todo)} already in "

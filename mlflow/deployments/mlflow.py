@@ -14,6 +14,7 @@ from mlflow.deployments._http import (
     default_host_creds,
     predict_stream_chunks,
 )
+from mlflow.deployments._limit_values import advertised_limit
 from mlflow.deployments._unsupported import UnsupportedManagementMixin
 from mlflow.deployments.base import BaseDeploymentClient
 from mlflow.deployments.constants import (
@@ -139,7 +140,10 @@ class MlflowDeploymentClient(
             return found[1]
         if not _limits.throttle_enabled(self.__dict__.get("throttle")):
             return None
-        return await self._advertised_limits().admission(endpoint)
+        # Waiting for a lookup another prediction started never outlasts this one's timeout.
+        return await self._advertised_limits().admission(
+            endpoint, wait=MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT.get()
+        )
 
     # --- transport ---------------------------------------------------------------------------
     async def _acall_endpoint(
@@ -196,10 +200,18 @@ class MlflowDeploymentClient(
     def _to_endpoint(self, payload: dict[str, Any]) -> Endpoint:
         # Delayed import: the configuration models are only needed once a response arrives.
         from mlflow.deployments.server.config import Endpoint
+        from mlflow.gateway.config import Limit
 
+        name = payload.get("name")
+        # A malformed advertised limit must not break get_endpoint/list_endpoints: the endpoint
+        # comes back with limit=None and one warning (an unusable period is the throttle's call).
+        limit = advertised_limit(
+            _limits._target_of(self.target_uri), str(name), payload.get("limit"), Limit
+        )
         endpoint = Endpoint(
             **{
                 **payload,
+                "limit": limit,
                 "endpoint_url": resolve_endpoint_url(self.target_uri, payload["endpoint_url"]),
             }
         )

@@ -15,19 +15,19 @@ from urllib.parse import quote, urlparse
 
 from async_core import run_sync
 from mlflow.deployments._http import acall, default_host_creds, is_timeout
-from mlflow.deployments.constants import MLFLOW_DEPLOYMENT_CLIENT_REQUEST_RETRY_CODES
 from mlflow.deployments.utils import PagedList, join_paths, resolve_endpoint_url
 from mlflow.exceptions import BAD_REQUEST, MlflowException
 from mlflow.gateway.config import LimitsConfig, Route
+from mlflow.gateway.constants import (
+    MLFLOW_GATEWAY_CLIENT_QUERY_RETRY_CODES,
+    MLFLOW_GATEWAY_CRUD_ROUTE_BASE,
+    MLFLOW_GATEWAY_LIMITS_BASE,
+    MLFLOW_GATEWAY_ROUTE_BASE,
+    MLFLOW_QUERY_SUFFIX,
+)
+from mlflow.gateway.utils import get_gateway_uri
 
-# MLflow's values for the legacy gateway client.
-MLFLOW_GATEWAY_CRUD_ROUTE_BASE = "/api/2.0/gateway/routes/"
-MLFLOW_GATEWAY_LIMITS_BASE = "/api/2.0/gateway/limits/"
-MLFLOW_GATEWAY_ROUTE_BASE = "/gateway/"
-MLFLOW_QUERY_SUFFIX = "/invocations"
-MLFLOW_GATEWAY_SEARCH_ROUTES_PAGE_SIZE = 3000
 MLFLOW_GATEWAY_CLIENT_QUERY_TIMEOUT_SECONDS = 300
-MLFLOW_GATEWAY_CLIENT_QUERY_RETRY_CODES = MLFLOW_DEPLOYMENT_CLIENT_REQUEST_RETRY_CODES
 
 GATEWAY_DEPRECATION_MESSAGE = (
     "MLflow AI gateway is deprecated and has been replaced by the deployments API for "
@@ -88,9 +88,7 @@ class MlflowGatewayClient:
     """
 
     def __init__(self, gateway_uri: str | None = None):
-        from mlflow.gateway.fluent import _resolve_gateway_uri
-
-        self._gateway_uri = gateway_uri or _resolve_gateway_uri()
+        self._gateway_uri = gateway_uri or get_gateway_uri()
 
     def __repr__(self) -> str:
         from mlflow.deployments.base import _redact_uri

@@ -41,7 +41,7 @@ import warnings
 from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -74,12 +74,10 @@ from mlflow.gateway.utils import (
     check_duplicate_names,
     format_validation_error,
     is_valid_endpoint_name,
+    quoted_text,
     resolve_api_key,
     validate_traffic_routes,
 )
-
-if TYPE_CHECKING:
-    from mlflow.deployments.server.config import Endpoint
 
 # MLflow's mlflow.gateway.constants values: an endpoint is served at /gateway/<name>/invocations.
 _GATEWAY_ROUTE_BASE = "/gateway/"
@@ -168,7 +166,8 @@ class OpenAIAPIType(str, Enum):
                 if api_type.value == value.lower():
                     return api_type
         raise MlflowException.invalid_parameter_value(
-            f"Invalid OpenAI API type '{value}'. Use one of: 'openai', 'azure', 'azuread'."
+            f"Invalid OpenAI API type {quoted_text(value)}. Use one of: 'openai', 'azure', "
+            "'azuread'."
         )
 
 
@@ -195,7 +194,11 @@ class OpenAIConfig(ConfigModel):
         if not isinstance(info, Mapping):
             return info
         info = dict(info)  # never modify the caller's mapping
-        api_type = OpenAIAPIType(info.get("openai_api_type") or OpenAIAPIType.OPENAI)
+        raw_type = info.get("openai_api_type") or OpenAIAPIType.OPENAI
+        if not isinstance(raw_type, str):
+            # Enum() would format the whole value into its own error first.
+            OpenAIAPIType._missing_(raw_type)
+        api_type = OpenAIAPIType(raw_type)
         info["openai_api_type"] = api_type
         if api_type is OpenAIAPIType.OPENAI:
             if info.get("openai_deployment_name") is not None:
@@ -432,7 +435,7 @@ class Model(ConfigModel):
                 return Provider[formatted_value]
         supported = ", ".join(sorted(Provider.values()))
         raise MlflowException.invalid_parameter_value(
-            f"The provider '{value}' is not supported. Supported providers: {supported}."
+            f"The provider {quoted_text(value)} is not supported. Supported providers: {supported}."
         )
 
     @field_validator("config", mode="before")
@@ -481,6 +484,45 @@ class EndpointModelInfo(ResponseModel):
 RouteModelInfo = EndpointModelInfo
 
 
+class Endpoint(ResponseModel):
+    """An endpoint of an MLflow AI Gateway / deployments server: its ``name``, ``endpoint_type``
+    (``"llm/v1/chat"``, ...), ``model`` (name and provider, never the provider config), the
+    ``endpoint_url`` that serves invocations and its rate ``limit`` (or ``None``).
+
+    MLflow defines it in ``mlflow.deployments.server.config``, which re-exports it from here (so
+    that this module never imports that one). Clients build it from server JSON, so unknown
+    fields are ignored. ``model_dump()`` / ``model_dump_json()`` give MLflow's shape::
+
+        {"name": ..., "endpoint_type": ..., "model": {"name": ..., "provider": ...},
+         "endpoint_url": ..., "limit": {"calls": ..., "key": ..., "renewal_period": ...} | None}
+    """
+
+    name: str
+    endpoint_type: str
+    model: EndpointModelInfo
+    endpoint_url: str
+    limit: Limit | None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "name": "openai-completions",
+                "endpoint_type": "llm/v1/completions",
+                "model": {
+                    "name": "gpt-4o-mini",
+                    "provider": "openai",
+                },
+                "endpoint_url": "/endpoints/completions/invocations",
+                "limit": {"calls": 1, "key": None, "renewal_period": "minute"},
+            }
+        }
+    )
+
+
+# Its public home (pickles and reprs name the module MLflow users know).
+Endpoint.__module__ = "mlflow.deployments.server.config"
+
+
 def _endpoint_url(name: str) -> str:
     return f"{_GATEWAY_ROUTE_BASE}{name}{_QUERY_SUFFIX}"
 
@@ -488,8 +530,8 @@ def _endpoint_url(name: str) -> str:
 def _invalid_name(kind: str, name: Any) -> MlflowException:
     return MlflowException.invalid_parameter_value(
         f"The {kind} name provided contains disallowed characters for a url endpoint. "
-        f"'{name}' is invalid. Names cannot contain spaces or any non alphanumeric characters "
-        "other than hyphen, underscore and dot."
+        f"{quoted_text(name)} is invalid. Names cannot contain spaces or any non alphanumeric "
+        "characters other than hyphen, underscore and dot."
     )
 
 
@@ -531,7 +573,7 @@ class EndpointConfig(AliasedConfigModel):
             return value
         supported = ", ".join(f"'{t.value}'" for t in EndpointType)
         raise MlflowException.invalid_parameter_value(
-            f"The route_type '{value}' is not supported. Use one of {supported} as the "
+            f"The route_type {quoted_text(value)} is not supported. Use one of {supported} as the "
             "endpoint_type."
         )
 
@@ -550,7 +592,7 @@ class EndpointConfig(AliasedConfigModel):
     def validate_limit(cls, limit: Limit | None, info: ValidationInfo) -> Limit | None:
         if limit is None:
             return None
-        where = f" of endpoint '{info.data['name']}'" if "name" in info.data else ""
+        where = f" of endpoint {quoted_text(info.data['name'])}" if "name" in info.data else ""
         if limit.calls < 0:
             raise MlflowException.invalid_parameter_value(
                 f"Failed to parse the rate limit configuration{where}: limit.calls must be a "
@@ -573,13 +615,15 @@ class EndpointConfig(AliasedConfigModel):
             and not model_name.lower().startswith(tuple(_MOSAICML_CHAT_SUPPORTED_MODEL_PREFIXES))
         ):
             raise MlflowException.invalid_parameter_value(
-                f"An invalid model has been specified for the chat route. '{self.model.name}'. "
+                "An invalid model has been specified for the chat route. "
+                f"{quoted_text(self.model.name)}. "
                 f"Ensure the model selected starts with one of: "
                 f"{_MOSAICML_CHAT_SUPPORTED_MODEL_PREFIXES}"
             )
         if self.model.provider == Provider.AI21LABS and model_name not in _AI21LABS_MODELS:
             raise MlflowException.invalid_parameter_value(
-                f"An Unsupported AI21Labs model has been specified: '{self.model.name}'. "
+                "An Unsupported AI21Labs model has been specified: "
+                f"{quoted_text(self.model.name)}. "
                 f"Please see documentation for supported models."
             )
         return self
@@ -599,8 +643,6 @@ class EndpointConfig(AliasedConfigModel):
     def to_endpoint(self) -> Endpoint:
         """The public description of this endpoint, as ``GET /api/2.0/endpoints/`` returns it:
         never the provider config."""
-        from mlflow.deployments.server.config import Endpoint
-
         return Endpoint(
             name=self.name,
             endpoint_type=self.endpoint_type.value,
@@ -675,8 +717,6 @@ class Route(ConfigModel):
     model_config = ConfigDict(json_schema_extra=_ROUTE_EXTRA_SCHEMA)
 
     def to_endpoint(self) -> Endpoint:
-        from mlflow.deployments.server.config import Endpoint
-
         return Endpoint(
             name=self.name,
             endpoint_type=self.route_type,
@@ -859,6 +899,7 @@ __all__ = [
     "CohereConfig",
     "DatabricksConfig",
     "DeepSeekConfig",
+    "Endpoint",
     "EndpointConfig",
     "EndpointModelInfo",
     "EndpointType",

@@ -4,30 +4,16 @@ from __future__ import annotations
 
 import warnings
 from typing import Any
-from urllib.parse import urlparse
 
 from async_core import run_sync
-from mlflow.environment_variables import MLFLOW_GATEWAY_URI
 from mlflow.exceptions import MlflowException
-from mlflow.gateway.client import (
-    MLFLOW_GATEWAY_SEARCH_ROUTES_PAGE_SIZE,
-    MlflowGatewayClient,
-    gateway_deprecated,
-)
+from mlflow.gateway import utils as gateway_utils
+from mlflow.gateway.client import MlflowGatewayClient, gateway_deprecated
 from mlflow.gateway.config import LimitsConfig, Route
+from mlflow.gateway.constants import MLFLOW_GATEWAY_SEARCH_ROUTES_PAGE_SIZE
+from mlflow.gateway.utils import _is_valid_uri  # noqa: F401  (MLflow's name, kept importable)
 
-_gateway_uri: str | None = None
 _MAX_PAGES = 10_000
-
-
-def _is_valid_uri(uri: Any) -> bool:
-    if uri == "databricks":
-        return True
-    try:
-        parsed = urlparse(uri)
-    except (TypeError, ValueError, AttributeError):
-        return False
-    return parsed.scheme == "databricks" or bool(parsed.scheme and parsed.netloc)
 
 
 @gateway_deprecated
@@ -37,31 +23,13 @@ def set_gateway_uri(gateway_uri: str) -> None:
     Args:
         gateway_uri: The full URI of a running gateway, or ``"databricks"``.
     """
-    if not isinstance(gateway_uri, str) or not _is_valid_uri(gateway_uri):
-        raise MlflowException.invalid_parameter_value(
-            "The gateway uri provided is missing required elements. Ensure that the schema "
-            "and netloc are provided."
-        )
-    global _gateway_uri
-    _gateway_uri = gateway_uri
-
-
-def _resolve_gateway_uri() -> str:
-    if _gateway_uri is not None:
-        return _gateway_uri
-    if uri := MLFLOW_GATEWAY_URI.get():
-        return uri
-    raise MlflowException(
-        "No Gateway server uri has been set. Please either set the MLflow Gateway URI via "
-        "`mlflow.gateway.set_gateway_uri()` or set the environment variable "
-        f"{MLFLOW_GATEWAY_URI} to the running Gateway API server's uri"
-    )
+    gateway_utils.set_gateway_uri(gateway_uri)
 
 
 @gateway_deprecated
 def get_gateway_uri() -> str:
     """The gateway URI set with :func:`set_gateway_uri`, else ``MLFLOW_GATEWAY_URI``."""
-    return _resolve_gateway_uri()
+    return gateway_utils.get_gateway_uri()
 
 
 def _client() -> MlflowGatewayClient:

@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import logging
 import os
+import posixpath
 import re
+import reprlib
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Sized
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from pydantic import ValidationError
 
 from mlflow.environment_variables import (
     MLFLOW_GATEWAY_RESOLVE_API_KEY_FROM_ENV,
     MLFLOW_GATEWAY_RESOLVE_API_KEY_FROM_FILE,
+    MLFLOW_GATEWAY_URI,
 )
 from mlflow.exceptions import MlflowException
 
@@ -222,6 +226,40 @@ def check_configuration_deprecated_fields(config: Mapping[str, Any]) -> None:
 # Readable validation errors
 
 
+# Bounded echoes: a value from a file or a server may be huge (a YAML alias bomb expands to
+# billions of items that share references), so messages show its type, its size and a prefix
+# built with bounded work, never its full repr.
+_ECHO = reprlib.Repr()
+_ECHO.maxlevel, _ECHO.maxlist, _ECHO.maxdict, _ECHO.maxtuple, _ECHO.maxset = 2, 4, 4, 4, 4
+_ECHO.maxstring, _ECHO.maxother, _ECHO.maxlong = _MAX_ECHOED_INPUT, 40, 40
+
+
+def describe_value(value: Any, limit: int = _MAX_ECHOED_INPUT) -> str:
+    """A short, bounded description of ``value`` for a message: the repr of a small scalar, or
+    a truncated repr with the type and size of anything large."""
+    if value is None or isinstance(value, bool | int | float):
+        text = repr(value)
+        return text if len(text) <= limit else f"{text[:limit]}... ({type(value).__name__})"
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return repr(value)
+        return f"{value[:limit]!r}... (str of {len(value)} characters)"
+    size = len(value) if isinstance(value, Sized) else None
+    shown = _ECHO.repr(value)
+    if len(shown) > limit:
+        shown = shown[:limit] + "..."
+    kind = type(value).__name__
+    return f"{shown} ({kind} of {size} items)" if size is not None else f"{shown} ({kind})"
+
+
+def quoted_text(value: Any, limit: int = _MAX_ECHOED_INPUT) -> str:
+    """``'value'`` for a short string (so messages keep MLflow's exact wording), else
+    :func:`describe_value`."""
+    if isinstance(value, str) and len(value) <= limit:
+        return f"'{value}'"
+    return describe_value(value, limit)
+
+
 def _describe_location(loc: tuple[Any, ...], data: Any) -> str:
     parts: list[str] = []
     node = data
@@ -261,7 +299,72 @@ def format_validation_error(error: ValidationError, data: Any = None) -> str:
     return "\n".join(lines)
 
 
+# --- the legacy gateway's URI (MLflow keeps these here; mlflow.gateway.fluent re-exports them) ---
+_gateway_uri: str | None = None
+
+
+def _is_valid_uri(uri: Any) -> bool:
+    """True for ``"databricks"``, a ``databricks://`` URI, or a URI with a scheme and a netloc."""
+    if uri == "databricks":
+        return True
+    try:
+        parsed = urlparse(uri)
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return parsed.scheme == "databricks" or bool(parsed.scheme and parsed.netloc)
+
+
+def set_gateway_uri(gateway_uri: str) -> None:
+    """Set the URI of a running MLflow AI gateway (or ``"databricks"``) for the fluent API."""
+    if not isinstance(gateway_uri, str) or not _is_valid_uri(gateway_uri):
+        raise MlflowException.invalid_parameter_value(
+            "The gateway uri provided is missing required elements. Ensure that the schema "
+            "and netloc are provided."
+        )
+    global _gateway_uri
+    _gateway_uri = gateway_uri
+
+
+def get_gateway_uri() -> str:
+    """The URI set with :func:`set_gateway_uri`, else ``MLFLOW_GATEWAY_URI``; raises if neither."""
+    if _gateway_uri is not None:
+        return _gateway_uri
+    if uri := MLFLOW_GATEWAY_URI.get():
+        return uri
+    raise MlflowException(
+        "No Gateway server uri has been set. Please either set the MLflow Gateway URI via "
+        "`mlflow.gateway.set_gateway_uri()` or set the environment variable "
+        f"{MLFLOW_GATEWAY_URI} to the running Gateway API server's uri"
+    )
+
+
+def assemble_uri_path(paths: list[str]) -> str:
+    """``["/api/2.0/", "/endpoints/", "x"]`` -> ``"/api/2.0/endpoints/x"``: each non-empty part
+    loses its outer slashes and the parts are joined under one leading slash (an empty part
+    in the middle or at the end keeps its separator, as MLflow's does)."""
+    parts = [path.strip("/") for path in paths if path]
+    return "/" + posixpath.join(*parts) if parts else "/"
+
+
+def resolve_route_url(base_url: str, route: str) -> str:
+    """``route`` itself when it is already a full URI (as Databricks returns), else ``route``
+    appended to the path of ``base_url`` (its query string kept)."""
+    if _is_valid_uri(route):
+        return route
+    parsed = urlparse(base_url)
+    path = parsed.path
+    if route:
+        path = path.rstrip("/") + "/" + route.lstrip("/")
+    return parsed._replace(path=path).geturl()
+
+
 __all__ = [
+    "assemble_uri_path",
+    "describe_value",
+    "quoted_text",
+    "get_gateway_uri",
+    "resolve_route_url",
+    "set_gateway_uri",
     "check_configuration_deprecated_fields",
     "check_configuration_route_name_collisions",
     "check_duplicate_names",

@@ -226,15 +226,18 @@ class _RequestSigner(AWSRequestsAuth):
     def get_aws_request_headers(self, r, aws_access_key, aws_secret_access_key, aws_token):
         amz_date = _utcnow().strftime("%Y%m%dT%H%M%SZ")
         date_stamp = amz_date[:8]
-        to_sign = {"host": self.aws_host, "x-amz-date": amz_date}
-        if aws_token:
-            to_sign["x-amz-security-token"] = aws_token
-        names = sorted(to_sign)
-        signed_headers = ";".join(names)
         body = r.body or b""
         if isinstance(body, str):
             body = body.encode("utf-8")
         payload_hash = hashlib.sha256(body).hexdigest()
+        # The payload hash is signed too, as MLflow's signer does (valid for execute-api; AWS
+        # requires it for S3 and allows it everywhere).
+        to_sign = {"host": self.aws_host, "x-amz-date": amz_date}
+        to_sign["x-amz-content-sha256"] = payload_hash
+        if aws_token:
+            to_sign["x-amz-security-token"] = aws_token
+        names = sorted(to_sign)
+        signed_headers = ";".join(names)
         canonical_request = "\n".join((
             r.method.upper(),
             self.get_canonical_path(r),

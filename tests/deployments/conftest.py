@@ -122,10 +122,12 @@ def record_http(monkeypatch):
     import mlflow.deployments._http as shared_http
     import mlflow.deployments.mlflow as mlflow_client
     import mlflow.deployments.openai as openai_client
+    import mlflow.deployments.openai._sdk as openai_sdk
 
     calls: list[dict] = []
-    # The management calls (and every Databricks call) go through ``_http.acall``.
-    for module in (shared_http, mlflow_client, openai_client):
+    # The management calls (and every Databricks call) go through ``_http.acall``; the openai
+    # target's predictions go through the SDK's transport (``_sdk``).
+    for module in (shared_http, mlflow_client, openai_client, openai_sdk):
         real = module.ahttp_request
 
         async def recording(*args, _real=real, **kwargs):

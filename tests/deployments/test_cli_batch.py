@@ -225,3 +225,99 @@ def records_lenient(path: Path) -> list[dict]:
     """The complete lines only (the last may be cut short)."""
     text = path.read_text()
     return [json.loads(line) for line in text[: text.rfind("\n") + 1].splitlines() if line]
+
+
+# --- issue 12 item 6: resume belongs to one run; a missing endpoint fails once; Ctrl-C -------
+def _args(server, source, out, endpoint="chat"):
+    return ["-t", server.base_url, "--endpoint", endpoint, "-I", str(source), "-O", str(out)]
+
+
+def test_each_line_records_the_input_hash_and_the_endpoint(gateway_server, tmp_path):
+    from mlflow.deployments._batch_files import input_hash
+
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_inputs(source, [chat(0), chat(1)])
+    assert run(*_args(gateway_server, source, out)).exit_code == 0
+    for record in records(out):
+        assert record["input_sha256"] == input_hash(chat(record["index"]))
+        assert record["endpoint"] == "chat"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("input", "made from a different input"),
+        ("endpoint", "predicted with 'chat', not 'completions'"),
+    ],
+)
+def test_a_resume_against_other_inputs_or_endpoint_is_refused(
+    gateway_server, tmp_path, change, message
+):
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_inputs(source, [chat(0), chat(1), chat(2)])
+    assert run(*_args(gateway_server, source, out)).exit_code == 0
+    sent = len(gateway_server.requests_to("/endpoints/*/invocations"))
+    before = out.read_text()
+    if change == "input":
+        write_inputs(source, [chat(0), chat(9), chat(2)])  # same count, one input differs
+        result = run(*_args(gateway_server, source, out))
+    else:
+        result = run(*_args(gateway_server, source, out, endpoint="completions"))
+    assert result.exit_code == 1 and message in result.output
+    assert "new output path" in result.output
+    assert out.read_text() == before  # untouched
+    assert len(gateway_server.requests_to("/endpoints/*/invocations")) == sent  # nothing sent
+
+
+def test_a_missing_endpoint_is_checked_once_up_front(gateway_server, tmp_path):
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_inputs(source, [chat(i) for i in range(5)])
+    result = run(*_args(gateway_server, source, out, endpoint="nope"))
+    assert result.exit_code == 1
+    assert "Endpoint 'nope' was not found at the target (404): no input was sent." in (
+        result.output
+    )
+    assert gateway_server.requests_to("/endpoints/*/invocations") == []
+    assert len(gateway_server.requests_to("/api/2.0/endpoints/nope")) == 1
+
+
+def test_the_progress_bar_of_a_resumed_run_starts_at_the_number_done(
+    gateway_server, tmp_path, monkeypatch
+):
+    pytest.importorskip("tqdm")
+    import mlflow.deployments.cli as deployments_cli
+
+    bars = []
+    real_open_bar = deployments_cli._open_bar
+
+    def recording_open_bar(total, progress, desc, initial=0):
+        bars.append((total, initial))
+        return real_open_bar(total, progress, desc, initial=initial)
+
+    monkeypatch.setattr(deployments_cli, "_open_bar", recording_open_bar)
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_inputs(source, [chat(i) for i in range(5)])
+    out.write_text("".join(json.dumps({"index": i, "result": {}}) + "\n" for i in (0, 3)))
+    assert run(*_args(gateway_server, source, out), "--progress").exit_code == 0
+    assert bars == [(5, 2)]
+
+
+def test_ctrl_c_says_how_to_resume(gateway_server, tmp_path, monkeypatch):
+    from mlflow.deployments import MlflowDeploymentClient
+    from mlflow.deployments.batch import BatchResult
+
+    def interrupted(self, endpoint, inputs, concurrency, **kwargs):
+        kwargs["on_result"](BatchResult(0, {"ok": True}))  # one input finished, then Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(MlflowDeploymentClient, "predict_batch", interrupted)
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_inputs(source, [chat(i) for i in range(3)])
+    result = CliRunner().invoke(
+        cli, ["deployments", "predict-batch", *_args(gateway_server, source, out)]
+    )
+    assert result.exit_code == 130
+    assert (
+        f"Interrupted: 1 of 3 inputs are done in {out}. Run the same command again to resume "
+        "where it stopped."
+    ) in result.output

@@ -284,3 +284,30 @@ def test_missing_databricks_credentials_is_a_clear_error():
     client = get_deploy_client("databricks")
     with pytest.raises(MlflowException, match="DATABRICKS_HOST|credentials|host"):
         client.list_endpoints()
+
+
+def test_update_endpoint_emits_mlflows_future_warning_then_its_user_warning(
+    client, databricks_server
+):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        client.update_endpoint("chat", {"rate_limits": []})
+    # MLflow 3.17.2 emits exactly these two, in this order, the first at the caller's line.
+    assert [(w.category, str(w.message)) for w in caught] == [
+        (
+            FutureWarning,
+            "``mlflow.deployments.databricks.DatabricksDeploymentClient.update_endpoint`` is "
+            "deprecated. This method will be removed in a future release. Use "
+            "``update_endpoint_config, update_endpoint_tags, update_endpoint_rate_limits, or "
+            "update_endpoint_ai_gateway`` instead.",
+        ),
+        (
+            UserWarning,
+            "The `update_endpoint` method is deprecated. Use the specific update methods—"
+            "`update_endpoint_config`, `update_endpoint_tags`, `update_endpoint_rate_limits`, "
+            "`update_endpoint_ai_gateway`—instead.",
+        ),
+    ]
+    assert caught[0].filename == __file__

@@ -228,7 +228,11 @@ def test_predict_stream_chat(client, gateway_server):
     assert text == "Echo: Tell me a joke"
     assert chunks[0]["object"] == "chat.completion.chunk"
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
-    assert gateway_server.requests[-1].json() == {**CHAT, "stream": True}
+    # The limit lookup runs beside the query and may land after it: look at the POST.
+    assert gateway_server.requests_to("/endpoints/chat/invocations")[-1].json() == {
+        **CHAT,
+        "stream": True,
+    }
 
 
 async def test_apredict_stream_completions(aclient, agateway_server):
@@ -236,7 +240,8 @@ async def test_apredict_stream_completions(aclient, agateway_server):
         c async for c in aclient.apredict_stream(endpoint="completions", inputs={"prompt": "a b c"})
     ]
     assert "".join(c["choices"][0]["text"] for c in chunks) == "Echo: a b c"
-    assert agateway_server.requests[-1].json()["stream"] is True
+    posts = agateway_server.requests_to("/endpoints/completions/invocations")
+    assert posts[-1].json()["stream"] is True
 
 
 def test_predict_stream_stops_at_done_marker(gateway_server, client):

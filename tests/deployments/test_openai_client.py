@@ -1,7 +1,9 @@
-"""OpenAIDeploymentClient against the loopback OpenAI-compatible server (no openai SDK)."""
+"""OpenAIDeploymentClient against the loopback OpenAI-compatible server: predictions through the
+openai SDK over our engine (as MLflow makes them), streams and models through our engine."""
 
 from __future__ import annotations
 
+import openai
 import pytest
 import requests
 
@@ -31,8 +33,9 @@ def test_missing_api_key_is_a_clear_error(monkeypatch):
 
 
 def test_wrong_key_is_rejected_without_echoing_it(client, monkeypatch):
+    # MLflow's target raises the openai SDK's error type (it was requests.HTTPError here).
     monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong-secret-value")
-    with pytest.raises(requests.HTTPError, match="401") as info:
+    with pytest.raises(openai.AuthenticationError, match="Error code: 401") as info:
         client.predict(endpoint="gpt-4o-mini", inputs=CHAT)
     assert "sk-wrong-secret-value" not in str(info.value)
 
@@ -131,3 +134,97 @@ def test_management_is_not_implemented(client):
     ):
         with pytest.raises(NotImplementedError):
             call()
+
+
+# --- MLflow's contract: the openai SDK's behaviour (observed with MLflow 3.17.2 + openai 3.57) --
+MLFLOW_CHAT_KEYS = {
+    "id", "choices", "created", "model", "object", "metadata", "moderation", "service_tier",
+    "system_fingerprint", "usage",
+}
+
+
+def test_predict_returns_the_sdks_model_dump_with_none_valued_keys(client):
+    result = client.predict(endpoint="gpt-4o-mini", inputs=CHAT)
+    assert set(result) >= MLFLOW_CHAT_KEYS
+    assert result["system_fingerprint"] is None and result["service_tier"] is None
+    message = result["choices"][0]["message"]
+    assert message["tool_calls"] is None and message["refusal"] is None
+    assert result["choices"][0]["logprobs"] is None
+    assert result["usage"]["completion_tokens_details"] is None
+    assert result["usage"]["prompt_tokens_details"] is None
+
+
+class FailingOpenAI:
+    """A loopback OpenAI API answering every call 500, recording attempts; ``retry-after-ms: 1``
+    makes the SDK's backoff 1 ms, so its full retry budget runs in milliseconds."""
+
+    def __init__(self):
+        from aiohttp import web
+
+        self.attempts: list[dict] = []
+
+        async def fail(request):
+            self.attempts.append({"path": request.path, "retry": request.headers.get(
+                "x-stainless-retry-count"), "body": await request.json()})
+            return web.json_response(
+                {"error": {"message": "boom", "type": "server_error"}},
+                status=500, headers={"retry-after-ms": "1"},
+            )
+
+        self.app = web.Application()
+        self.app.router.add_post("/{tail:.*}", fail)
+
+
+@pytest.fixture
+def failing_openai(monkeypatch):
+    import asyncio
+    import threading
+
+    from aiohttp import web
+
+    server = FailingOpenAI()
+    started, holder = threading.Event(), {}
+
+    def run():
+        loop = holder["loop"] = asyncio.new_event_loop()
+        runner = web.AppRunner(server.app)
+        loop.run_until_complete(runner.setup())
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        loop.run_until_complete(site.start())
+        holder["port"] = site._server.sockets[0].getsockname()[1]
+        started.set()
+        loop.run_forever()
+        loop.run_until_complete(runner.cleanup())
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert started.wait(10)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    server.base = f"http://127.0.0.1:{holder['port']}"
+    yield server
+    holder["loop"].call_soon_threadsafe(holder["loop"].stop)
+    thread.join(10)
+
+
+@pytest.mark.timeout(60)
+def test_a_server_500_costs_the_sdks_six_attempts_and_raises_its_error(failing_openai, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_BASE", failing_openai.base + "/v1")
+    with pytest.raises(openai.InternalServerError) as info:
+        get_deploy_client("openai").predict(endpoint="gpt-4o", inputs=CHAT)
+    assert str(info.value) == "Error code: 500 - boom"  # as MLflow 3.17.2 raises it
+    # max_retries=5 as MLflow configures the SDK: 6 attempts, numbered by the SDK.
+    assert [a["retry"] for a in failing_openai.attempts] == ["0", "1", "2", "3", "4", "5"]
+
+
+@pytest.mark.timeout(60)
+def test_azure_request_is_the_sdks(failing_openai, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_TYPE", "azure")
+    monkeypatch.setenv("OPENAI_API_BASE", failing_openai.base)
+    monkeypatch.setenv("OPENAI_API_VERSION", "2024-06-01")
+    monkeypatch.setenv("OPENAI_DEPLOYMENT_NAME", "dep")
+    with pytest.raises(openai.InternalServerError):
+        get_deploy_client("openai").predict(endpoint="gpt-4o", inputs=CHAT)
+    first = failing_openai.attempts[0]
+    assert first["path"] == "/openai/deployments/dep/chat/completions"
+    # With openai 3.57 the SDK (so MLflow) sends the model in Azure bodies too.
+    assert first["body"] == {"model": "gpt-4o", **CHAT}

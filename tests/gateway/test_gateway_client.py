@@ -7,7 +7,7 @@ import pytest
 import requests
 
 import mlflow.deployments.databricks as databricks_module
-import mlflow.gateway.fluent as fluent
+import mlflow.gateway.utils as gateway_utils
 from benchmarks.servers import DatabricksServer, GatewayEndpoint, GatewayServer
 from mlflow import gateway
 from mlflow.exceptions import BAD_REQUEST, INVALID_PARAMETER_VALUE, MlflowException
@@ -21,7 +21,7 @@ CHAT = {"messages": [{"role": "user", "content": "hi"}]}
 
 @pytest.fixture(autouse=True)
 def clean(monkeypatch):
-    monkeypatch.setattr(fluent, "_gateway_uri", None)
+    monkeypatch.setattr(gateway_utils, "_gateway_uri", None)
     for name in ("MLFLOW_GATEWAY_URI", "MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_USERNAME"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")

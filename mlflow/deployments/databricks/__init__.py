@@ -129,6 +129,18 @@ def _create_payload(name, config, route_optimized) -> dict[str, Any]:
     return payload
 
 
+def _warn_update_endpoint_deprecated(method: str) -> None:
+    """MLflow's ``@deprecated`` FutureWarning, raised at the caller's line."""
+    warnings.warn(
+        f"``mlflow.deployments.databricks.DatabricksDeploymentClient.{method}`` is deprecated. "
+        "This method will be removed in a future release. Use ``update_endpoint_config, "
+        "update_endpoint_tags, update_endpoint_rate_limits, or update_endpoint_ai_gateway`` "
+        "instead.",
+        FutureWarning,
+        stacklevel=3,
+    )
+
+
 def _update_route(endpoint, config) -> str:
     """The route the deprecated ``update_endpoint`` uses: rate limits alone, else the config."""
     warnings.warn(
@@ -348,6 +360,7 @@ class DatabricksDeploymentClient(UnsupportedManagementMixin, BaseDeploymentClien
 
     async def aupdate_endpoint(self, endpoint, config=None):
         """Awaitable :meth:`update_endpoint` (deprecated)."""
+        _warn_update_endpoint_deprecated("aupdate_endpoint")
         route = _update_route(endpoint, config)
         return await self._acall_endpoint(method="PUT", route=route, json_body=config)
 
@@ -359,6 +372,7 @@ class DatabricksDeploymentClient(UnsupportedManagementMixin, BaseDeploymentClien
         A ``config`` holding only ``rate_limits`` goes to ``PUT .../rate-limits``; anything else
         goes to ``PUT .../config``.
         """
+        _warn_update_endpoint_deprecated("update_endpoint")
         route = _update_route(endpoint, config)
         return run_sync(self._acall_endpoint(method="PUT", route=route, json_body=config))
 

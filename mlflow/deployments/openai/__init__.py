@@ -1,4 +1,6 @@
-"""``OpenAIDeploymentClient``: the ``openai`` target, through our own HTTP core (no openai SDK).
+"""``OpenAIDeploymentClient``: the ``openai`` target. Predictions are made by the openai SDK, as
+MLflow makes them, over our engine (``_sdk.py``); streams and the model listing use our engine
+directly.
 
 Configuration, as for MLflow's OpenAI integration:
 
@@ -59,8 +61,7 @@ def _check_openai_key() -> str:
     key = os.environ.get("OPENAI_API_KEY")
     if not key:
         raise MlflowException(
-            "OPENAI_API_KEY environment variable not set. Set it to your OpenAI (or Azure "
-            "OpenAI) API key before using the 'openai' deployments target.",
+            "OPENAI_API_KEY environment variable not set",
             error_code=INVALID_PARAMETER_VALUE,
         )
     return key
@@ -174,8 +175,26 @@ class OpenAIDeploymentClient(UnsupportedManagementMixin, BaseDeploymentClient):
 
     async def apredict(self, deployment_name=None, inputs=None, endpoint=None):
         """Awaitable :meth:`predict`."""
-        response = await self._asend_query(endpoint, inputs, stream=False)
-        return response.json()
+        key = _check_openai_key()
+        config = _api_config()
+        if not isinstance(inputs, dict):
+            raise MlflowException.invalid_parameter_value(
+                f"Invalid inputs of type {type(inputs).__name__}: pass a dict such as "
+                "{'messages': [{'role': 'user', 'content': 'Hello!'}]}."
+            )
+        _route_for(inputs)  # the kind of query must be clear before anything is sent
+        try:
+            from mlflow.deployments.openai import _sdk
+        except ImportError as e:  # pragma: no cover - openai is a dependency of this target
+            raise MlflowException(
+                "The 'openai' deployments target needs the openai package: pip install openai"
+            ) from e
+        client = _sdk.sdk_client(api_key=key, config=config, azure=config.is_azure)
+        # MLflow passes endpoint= as the model, Azure included (the deployment is in the URL).
+        model = endpoint or (config.deployment_name if config.is_azure else None)
+        return await _sdk.predict(
+            client, model=model, inputs=inputs, admission=await self._apredict_admission(endpoint)
+        )
 
     def predict(self, deployment_name=None, inputs=None, endpoint=None):
         """Query an OpenAI model.
@@ -188,7 +207,10 @@ class OpenAIDeploymentClient(UnsupportedManagementMixin, BaseDeploymentClient):
                 is set).
 
         Returns:
-            The JSON response as a dict.
+            The result as MLflow returns it: the openai SDK's ``model_dump()`` (every field of
+            the SDK's model, ``None`` where the server sent nothing). Errors are the SDK's
+            (``openai.AuthenticationError``, ``openai.InternalServerError``, ...), after the
+            SDK's retries (``max_retries=5``, ``timeout=60``, as MLflow configures it).
         """
         return run_sync(self.apredict(deployment_name, inputs, endpoint))
 
