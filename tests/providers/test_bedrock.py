@@ -27,8 +27,13 @@ MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 
 
 def expected_signature(recorded, base_url, secret, token=None, service="bedrock"):
-    """botocore's signature over the same signed headers (host, x-amz-date[, token])."""
-    headers = {"host": recorded.header("host"), "x-amz-date": recorded.header("x-amz-date")}
+    """botocore's signature over the same signed headers (host, x-amz-content-sha256,
+    x-amz-date[, token])."""
+    headers = {
+        "host": recorded.header("host"),
+        "x-amz-content-sha256": recorded.header("x-amz-content-sha256"),
+        "x-amz-date": recorded.header("x-amz-date"),
+    }
     if token:
         headers["x-amz-security-token"] = token
     # The path as boto3 sends it (each segment percent-encoded); yarl may send ":" as is, and

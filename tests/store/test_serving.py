@@ -334,11 +334,8 @@ async def test_weights_end_to_end(client, fakes, store, endpoints):
 
 
 async def test_endpoint_limit_tag_is_validated_and_applied(client, store, fakes, monkeypatch):
-    import sys
-    import types
 
     from mlflow.exceptions import MlflowException
-    from mlflow.gateway.exceptions import AIGatewayException
 
     chat = await store.get_endpoint(name="chat")
     with pytest.raises(MlflowException, match="calls must be a whole number >= 1"):
@@ -355,23 +352,9 @@ async def test_endpoint_limit_tag_is_validated_and_applied(client, store, fakes,
         chat.endpoint_id, "mlflow.gateway.limit", '{"calls": 2, "renewal_period": "minute"}'
     )
 
-    # The rate-limit layer's contract: check(request, endpoint) takes a slot of endpoint.limit.
-    seen = []
-
-    async def check(request, endpoint):
-        seen.append((endpoint.name, endpoint.limit.calls, endpoint.limit.renewal_period))
-        if len(seen) > endpoint.limit.calls:
-            raise AIGatewayException(
-                status_code=429,
-                detail="Rate limit exceeded: 2 per 1 minute",
-                headers={"Retry-After": "60"},
-            )
-
-    layer = types.ModuleType("mlflow.gateway.server.ratelimit")
-    layer.check = check
-    monkeypatch.setitem(sys.modules, "mlflow.gateway.server.ratelimit", layer)
+    # The real rate-limit layer: one counter for the endpoint across all three routes.
     client.server.app[DB_KEY].serving.invalidate()
-    answers = []
+    answers, refusal = [], None
     for path, payload in [
         ("/gateway/chat/mlflow/invocations", CHAT),
         ("/gateway/mlflow/v1/chat/completions", {**CHAT, "model": "chat"}),
@@ -379,9 +362,13 @@ async def test_endpoint_limit_tag_is_validated_and_applied(client, store, fakes,
     ]:
         response = await client.post(path, json=payload)
         answers.append(response.status)
-        await response.read()
+        if response.status == 429:
+            refusal = (await response.json(), response.headers)
+        else:
+            await response.read()
     assert answers == [200, 200, 429]
-    assert seen == [("chat", 2, "minute")] * 3
+    assert refusal[0] == {"error": "Rate limit exceeded: 2 per 1 minute"}
+    assert int(refusal[1]["Retry-After"]) >= 1
     assert len(fakes.openai.requests_to("/v1/chat/completions")) == 2  # the refusal sent nothing
 
 
