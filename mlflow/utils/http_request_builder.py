@@ -8,7 +8,7 @@ import os
 import ssl
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import requests
 
@@ -34,6 +34,7 @@ from mlflow.utils import http_validation as check
 from mlflow.utils.http_errors import _redact
 from mlflow.utils.json_body import dumps as json_body_bytes
 from mlflow.utils.request_utils import _TRANSIENT_FAILURE_RESPONSE_CODES as _DEFAULT_CODES
+from mlflow.utils.secret_scrub import remember, remember_basic, remember_headers
 
 _TRAFFIC_ID_HEADER = "x-databricks-traffic-id"
 _ORG_ID_HEADER = "x-databricks-org-id"
@@ -50,8 +51,10 @@ _EVERY_METHOD = None
 
 
 @lru_cache(maxsize=256)
-def _checked_base(host: str) -> str:
-    """The host without a trailing '/', validated once per distinct host."""
+def _checked_base(host: str) -> tuple[str, str | None]:
+    """The host without a trailing '/' and without user-info, and the Basic ``Authorization``
+    that user-info stands for (as requests, it wins over other credentials). Validated once
+    per distinct host."""
     base = host[:-1] if host.endswith("/") else host
     parts = urlsplit(base)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -59,7 +62,13 @@ def _checked_base(host: str) -> str:
     # requests' own host checks (bad characters, bad IDNA labels) raise InvalidURL here, as
     # they would in MLflow, instead of a DNS lookup of a name that cannot exist.
     requests.models.PreparedRequest().prepare_url(base, None)
-    return base
+    if "@" not in parts.netloc:
+        return base, None
+    user, password = unquote(parts.username or ""), unquote(parts.password or "")
+    remember_basic(user, password)
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    pair = base64.standard_b64encode(f"{user}:{password}".encode()).decode()
+    return parts._replace(netloc=netloc).geturl(), f"Basic {pair}"
 
 
 def _ssl_context(verify: bool | str, client_cert: str | tuple | None) -> ssl.SSLContext | bool:
@@ -206,7 +215,14 @@ def _auth_hook(host_creds, user_auth):
         return None
     from mlflow.utils.requests_auth import requests_auth_hook
 
-    return requests_auth_hook(auth)
+    hook = requests_auth_hook(auth)
+
+    async def remembering(request: Request) -> Request:
+        signed = await hook(request)
+        remember_headers(signed.headers)  # a signer's secrets, masked in any later message
+        return signed
+
+    return remembering
 
 
 def _proxy_for(url: str, proxies: dict | None) -> str | None:
@@ -322,7 +338,8 @@ def _prepare(
         raise TypeError(f"http_request() got unexpected keyword argument(s): {unknown}")
 
     try:
-        url = f"{_checked_base(host_creds.host)}{endpoint}"
+        base, url_authorization = _checked_base(host_creds.host)
+        url = f"{base}{endpoint}"
         if kwargs.get("params"):
             url = _with_params(url, kwargs["params"])
     except (ValueError, requests.exceptions.RequestException) as e:
@@ -344,6 +361,7 @@ def _prepare(
     if method.upper() in _NON_IDEMPOTENT:
         _add_idempotency_key(headers, kwargs.get("idempotency_key", True))
 
+    remember(host_creds.token, host_creds.password, host_creds.client_secret)
     if host_creds.use_databricks_sdk:
         # The Databricks SDK makes the call (in a worker thread); MLflow's retry rules and the
         # total deadline apply on top, and SDK errors come back as mapped responses.
@@ -372,9 +390,12 @@ def _prepare(
         max_retries, backoff_factor, backoff_jitter, retry_codes, timeout,
         respect_retry_after_header, retry_timeout_seconds, env,
     )
-    authorization = _authorization(host_creds)
+    authorization = url_authorization or _authorization(host_creds)
     if authorization:
         headers["Authorization"] = authorization
+        remember_headers({"Authorization": authorization})
+    if kwargs.get("headers") or extra_headers:
+        remember_headers(headers)
     auth = _auth_hook(host_creds, kwargs.get("auth"))
 
     ssl_option = True

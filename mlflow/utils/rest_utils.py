@@ -36,6 +36,7 @@ from mlflow.utils.request_utils import (
     _TRANSIENT_FAILURE_RESPONSE_CODES,
     augmented_raise_for_status,
 )
+from mlflow.utils.secret_scrub import scrub
 from mlflow.utils.throttling import current_admission
 
 __all__ = [
@@ -188,7 +189,7 @@ def verify_rest_response(response, endpoint):
             f"failed with error code {response.status_code} != 200"
         )
         raise MlflowException(
-            f"{base_msg}. Response body: '{response.text}'",
+            f"{base_msg}. Response body: '{scrub(response.text)}'",
             error_code=get_error_code(response.status_code),
         )
     if endpoint.startswith(_REST_API_PATH_PREFIX) and not _can_parse_as_json_object(
@@ -198,5 +199,5 @@ def verify_rest_response(response, endpoint):
             "API request to endpoint was successful but the response body was not "
             "in a valid JSON format"
         )
-        raise MlflowException(f"{base_msg}. Response body: '{response.text}'")
+        raise MlflowException(f"{base_msg}. Response body: '{scrub(response.text)}'")
     return response
