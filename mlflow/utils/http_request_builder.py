@@ -348,6 +348,8 @@ def _prepare(
 
     if retry_codes is not _DEFAULT_CODES:
         retry_codes = check.retry_codes(retry_codes)
+    if max_retries is not None:
+        max_retries = check.bool_retries(max_retries)
     if retry_timeout_seconds is not None:
         retry_timeout_seconds = check.seconds("retry_timeout_seconds", retry_timeout_seconds)
     respect_retry_after_header = check.flag(

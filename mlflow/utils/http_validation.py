@@ -53,10 +53,17 @@ def _real(name: str, value: Any, accepted: str) -> float:
 
 
 # --- retry settings -----------------------------------------------------------------------------
-def max_retries(value: Any) -> int:
+def bool_retries(value: Any) -> Any:
+    """MLflow accepts ``max_retries=True``: used as 1, with a warning (on every call; the
+    validated settings are cached, so this runs before that cache)."""
     if isinstance(value, bool):
         _logger.warning("max_retries=%r is a bool; it is used as the integer %d", value, value)
-        value = int(value)
+        return int(value)
+    return value
+
+
+def max_retries(value: Any) -> int:
+    value = bool_retries(value)
     if not isinstance(value, Integral):
         raise refuse("max_retries", value, "an integer from 0 up to the maximum retry limit")
     limit = _MLFLOW_HTTP_REQUEST_MAX_RETRIES_LIMIT.get()
