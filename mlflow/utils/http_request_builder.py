@@ -352,18 +352,20 @@ def _prepare(
         max_retries = check.bool_retries(max_retries)
     if retry_timeout_seconds is not None:
         retry_timeout_seconds = check.seconds("retry_timeout_seconds", retry_timeout_seconds)
-    respect_retry_after_header = check.flag(
-        "respect_retry_after_header", respect_retry_after_header
-    )
+    if respect_retry_after_header is not None:
+        check.flag("respect_retry_after_header", respect_retry_after_header)
     env = _http_env()
-    headers = _resolve_headers(host_creds, check.headers("extra_headers", extra_headers), env)
+    if extra_headers is not None:
+        check.headers("extra_headers", extra_headers)
+    headers = _resolve_headers(host_creds, extra_headers, env)
     if kwargs:
         _add_kwarg_headers(headers, kwargs)
     body = _encode_body(kwargs, headers)
     if method.upper() in _NON_IDEMPOTENT:
         _add_idempotency_key(headers, kwargs.get("idempotency_key", True))
 
-    remember(host_creds.token, host_creds.password, host_creds.client_secret)
+    if host_creds.token or host_creds.password or host_creds.client_secret:
+        remember(host_creds.token, host_creds.password, host_creds.client_secret)
     if host_creds.use_databricks_sdk:
         # The Databricks SDK makes the call (in a worker thread); MLflow's retry rules and the
         # total deadline apply on top, and SDK errors come back as mapped responses.
