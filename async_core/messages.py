@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import Any
 
@@ -70,7 +72,10 @@ class Response:
     """A response. Buffered (``content`` is bytes) unless the request streamed, in which case
     ``aiter_chunks()`` reads the body and ``release()`` must be called (``close()`` aborts)."""
 
-    __slots__ = ("status", "reason", "headers", "_url", "method", "content", "_raw")
+    __slots__ = (
+        "status", "reason", "headers", "_url", "method", "content", "_raw", "_abandoned",
+        "__weakref__",
+    )
 
     def __init__(
         self,
@@ -90,6 +95,16 @@ class Response:
         self.method = method
         self.content = content
         self._raw = raw
+        # A stream dropped without release() must still give its connection back: closed on
+        # its own loop (thread-safe wake-up), wherever the garbage collector happens to run.
+        self._abandoned = None
+        if raw is not None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None
+            if loop is not None:
+                self._abandoned = weakref.finalize(self, _close_abandoned, loop, raw)
 
     @property
     def url(self) -> str:
@@ -143,13 +158,27 @@ class Response:
         """Give the connection back to the pool (the body, if unread, is discarded)."""
         raw, self._raw = self._raw, None
         if raw is not None:
+            self._detach()
             raw.release()
 
     def close(self) -> None:
         """Drop the connection (used when a stream is abandoned midway)."""
         raw, self._raw = self._raw, None
         if raw is not None:
+            self._detach()
             raw.close()
+
+    def _detach(self) -> None:
+        if self._abandoned is not None:
+            self._abandoned.detach()
+            self._abandoned = None
 
     def __repr__(self) -> str:
         return f"<Response [{self.status}] {self.method} {self.url}>"
+
+
+def _close_abandoned(loop: asyncio.AbstractEventLoop, raw: Any) -> None:
+    try:
+        loop.call_soon_threadsafe(raw.close)
+    except RuntimeError:  # the loop is closed: its connections are gone with it
+        pass

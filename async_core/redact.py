@@ -1,6 +1,7 @@
 """The one URL redactor: what may be shown of a URL in a message, a log line or a repr.
 
-User-info (``user:password@``) is replaced by ``***@`` and the values of query parameters whose
+A password in the user-info becomes ``***`` (``user:***@host``); a user-info without one (often
+a token: ``https://<token>@host``) becomes ``***@``; and the values of query parameters whose
 names look like credentials (``token``, ``api_key``, ``sig``, ``X-Amz-Security-Token``, ...)
 by ``***``. Everything else is kept, so a message still says which endpoint failed.
 """
@@ -15,7 +16,7 @@ _SENSITIVE_NAME = re.compile(
     r"token|key|secret|pass(word|wd)?|pwd|sig(nature)?|credential|auth|session|code",
     re.IGNORECASE,
 )
-_USERINFO = re.compile(r"(?<=://)[^/?#@]*@")
+_USERINFO = re.compile(r"(?<=://).*@", re.DOTALL)  # up to the last "@": all of it masked
 _QUERY_PAIR = re.compile(r"([^&;=]*)=([^&;]*)")
 
 
@@ -34,7 +35,9 @@ def _redact(text: str) -> str:
         return _USERINFO.sub("***@", text)
     netloc = parts.netloc
     if "@" in netloc:
-        netloc = "***@" + netloc.rsplit("@", 1)[1]
+        userinfo, host = netloc.rsplit("@", 1)
+        user, colon, _ = userinfo.partition(":")
+        netloc = f"{user}:***@{host}" if colon and user else f"***@{host}"
     query = _QUERY_PAIR.sub(_mask_pair, parts.query) if parts.query else ""
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 

@@ -9,6 +9,7 @@ into the same retry engine by implementing ``engine.Transport``.
 from __future__ import annotations
 
 import contextvars
+import weakref
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -18,6 +19,7 @@ import aiohttp
 
 from async_core.engine import Transport
 from async_core.errormap import to_core_error
+from async_core.errors import ReadError, TLSError
 from async_core.messages import Request, Response
 from async_core.sessions import SessionPool, default_session_factory
 
@@ -32,17 +34,46 @@ _ON_SENT: contextvars.ContextVar[Callable[[], None] | None] = contextvars.Contex
 )
 
 
-class _SentSignallingRequest(aiohttp.ClientRequest):
-    """aiohttp's request, telling the attempt that asked (and only it) when its headers went out.
-    One session serves every request: no second pool of traced sessions, no trace signals paid
-    by requests that do not ask."""
+class _TLSAttempt:
+    """What an https attempt learned about its connection (see ``_classify_tls_drop``)."""
 
-    async def send(self, conn: Any) -> aiohttp.ClientResponse:
-        response = await super().send(conn)
+    __slots__ = ("fresh_tls13",)
+
+    def __init__(self) -> None:
+        self.fresh_tls13 = False
+
+
+_TLS_ATTEMPT: contextvars.ContextVar[_TLSAttempt | None] = contextvars.ContextVar(
+    "async_core_tls_attempt", default=None
+)
+# Connections (their protocol objects) that already carried a request: a drop on one of those is
+# an ordinary closed keep-alive, not a refused handshake.
+_USED_CONNECTIONS: weakref.WeakSet = weakref.WeakSet()
+
+
+class _SentSignallingRequest(aiohttp.ClientRequest):
+    """aiohttp's request, telling the attempt that asked (and only it) when its headers went out,
+    and, for https, whether it runs on a fresh TLS 1.3 connection. One session serves every
+    request: no second pool of traced sessions, no trace signals paid by requests that do not
+    ask."""
+
+    def send(self, conn: Any) -> Any:
+        # Not a coroutine of its own: no extra frame per request. The connection is ours at this
+        # point and the headers go out in this same step, which is "on the wire" for a limiter.
+        tls = _TLS_ATTEMPT.get()
+        if tls is not None:
+            protocol, transport = conn.protocol, conn.transport
+            fresh = protocol not in _USED_CONNECTIONS
+            if fresh and protocol is not None:
+                _USED_CONNECTIONS.add(protocol)
+            ssl_object = None if transport is None else transport.get_extra_info("ssl_object")
+            tls.fresh_tls13 = fresh and ssl_object is not None and (
+                ssl_object.version() == "TLSv1.3"
+            )
         on_sent = _ON_SENT.get()
         if on_sent is not None:
             on_sent()
-        return response
+        return super().send(conn)
 
 
 def session_factory(decompress: bool = True) -> Callable[[], aiohttp.ClientSession]:
@@ -95,6 +126,20 @@ def _per_socket_timeout(read_timeout: float | None) -> aiohttp.ClientTimeout:
     )
 
 
+def _classify_tls_drop(error: BaseException) -> BaseException:
+    """Under TLS 1.3 the client finishes its handshake before the server has checked the client
+    certificate; a server that then refuses it (none sent, or untrusted) closes the connection,
+    and asyncio reports a plain disconnect. A fresh TLS 1.3 connection closed before any answer
+    is that refusal: a TLS failure, deterministic, not retried."""
+    if isinstance(error, ReadError) and error.cause == "ServerDisconnectedError":
+        return TLSError(
+            method=error.method, url=error.url, cause=error.cause,
+            reason="the server closed the new TLS 1.3 connection without answering "
+            "(it may require a client certificate)",
+        )
+    return error
+
+
 class AiohttpTransport:
     __slots__ = ("_pool",)
 
@@ -117,13 +162,19 @@ class AiohttpTransport:
     ) -> Response:
         error: BaseException | None = None
         token = None if on_sent is None else _ON_SENT.set(on_sent)
+        tls = _TLSAttempt() if request.url.startswith("https:") else None
+        tls_token = None if tls is None else _TLS_ATTEMPT.set(tls)
         try:
             raw = await self._pending(request, _client_timeout(request.timeout, total_timeout))
         except Exception as exc:
             error = to_core_error(exc, request.method, request.url)
+            if tls is not None and tls.fresh_tls13:
+                error = _classify_tls_drop(error)
         finally:
             if token is not None:
                 _ON_SENT.reset(token)
+            if tls_token is not None:
+                _TLS_ATTEMPT.reset(tls_token)
         if error is not None:  # raised outside the handler: see the module docstring
             raise error
         if request.stream:  # a stream keeps the connection until its body is read

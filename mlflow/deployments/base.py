@@ -24,9 +24,8 @@ import abc
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
-from urllib.parse import urlparse
 
-from async_core import iter_sync, run_sync
+from async_core import iter_sync, redact_url, run_sync
 from mlflow.deployments._limits import ClientLimits
 from mlflow.deployments.batch import DEFAULT_CONCURRENCY, BatchResult, run_batch
 from mlflow.exceptions import MlflowException
@@ -68,16 +67,8 @@ def target_help():
 
 
 def _redact_uri(uri: Any) -> str:
-    """The target URI without any password it may carry in its user-info part."""
-    text = str(uri)
-    try:
-        parsed = urlparse(text)
-        if parsed.password:
-            netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@", 1)
-            return parsed._replace(netloc=netloc).geturl()
-    except ValueError:
-        pass
-    return text
+    """The target URI without credentials (the one redactor, in async_core)."""
+    return redact_url(uri)
 
 
 def _with_endpoint(endpoint: Any) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from async_core import TransportError, redact_url
 from async_core.messages import Request, Response
 from mlflow.environment_variables import MLFLOW_DATABRICKS_ENDPOINT_HTTP_RETRY_TIMEOUT
 from mlflow.exceptions import ERROR_CODE_TO_HTTP_STATUS, INVALID_PARAMETER_VALUE, MlflowException
+from mlflow.utils.secret_scrub import scrub
 
 _logger = logging.getLogger(__name__)
 
@@ -147,7 +148,7 @@ def clear_client_cache() -> None:
 # ---------------------------------------------------------------------------------------------
 def _error_response(error, request: Request) -> Response:
     error_code = getattr(error, "error_code", None)
-    message = str(error)
+    message = scrub(str(error))  # the server's message: it may echo a credential
     body = json.dumps({"error_code": error_code, "message": message}).encode("utf-8")
     return Response(
         ERROR_CODE_TO_HTTP_STATUS.get(error_code, 500),

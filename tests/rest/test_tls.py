@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from async_core import TLSError
 from mlflow.exceptions import MlflowException
 from mlflow.utils.rest_utils import MlflowHostCreds
 
@@ -74,19 +75,14 @@ async def test_mtls_server_rejects_missing_or_untrusted_client_cert(call, mtls_s
     assert mtls_server.attempts == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="With TLS 1.3 the server's 'certificate required' alert only arrives after the "
-    "client's handshake completed; asyncio/aiohttp surface it as a plain "
-    "ServerDisconnectedError, so the failure is retried like a dropped connection "
-    "(default settings: ~4 minutes of backoff before the user sees it).",
-)
 async def test_mtls_missing_client_cert_is_not_retried(call, mtls_server, tls_files):
     creds = MlflowHostCreds(mtls_server.url, server_cert_path=tls_files.ca_bundle)
-    with pytest.raises(MlflowException):
+    with pytest.raises(MlflowException) as info:
         await call(creds, "/secure", "GET", **RETRYING)
     # aiohttp itself may reconnect once; a retried request would show 8 connections.
     assert mtls_server.connections <= 2
+    assert isinstance(info.value.__cause__, TLSError)
+    assert "client certificate" in str(info.value)
 
 
 async def test_plain_http_ignores_tls_settings(call, server, tls_files):
