@@ -177,15 +177,17 @@ async def test_redirects_are_not_followed(loopback_upstream):
 
 async def test_guarded_transport_in_the_async_core(loopback_upstream):
     from async_core import AsyncClient, Request, RetryPolicy
-    from async_core.errors import ConnectError
+    from mlflow.gateway.exceptions import AIGatewayException
 
     port, seen = loopback_upstream
     transport = ssrf.guarded_transport()
-    # No retries: the engine would retry a refused connect like any connect error.
-    client = AsyncClient(transport=transport, policy=RetryPolicy(max_retries=0))
+    # Retries allowed: a refusal is final all the same.
+    client = AsyncClient(transport=transport, policy=RetryPolicy(max_retries=3))
     try:
-        with pytest.raises(ConnectError) as info:
+        with pytest.raises(AIGatewayException) as info:
             await client.send(Request("GET", f"http://127.0.0.1:{port}/v1/models"))
+        assert info.value.status_code == 502
+        assert "refusing to connect to a loopback address" in info.value.detail
         assert PROVIDER_KEY not in str(info.value)
     finally:
         await client.aclose()
