@@ -6,11 +6,13 @@ from __future__ import annotations
 import base64
 import os
 import ssl
+import warnings
 from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import requests
+from urllib3.exceptions import InsecureRequestWarning
 
 from async_core import Request, RetryPolicy
 from mlflow.environment_variables import (
@@ -407,6 +409,8 @@ def _prepare(
         verify = kwargs.get("verify", host_creds.verify)
         cert = kwargs.get("cert", host_creds.client_cert_path)
         ssl_option = _ssl_context(verify, tuple(cert) if isinstance(cert, list) else cert)
+        if verify is False:
+            _warn_unverified(url)
     allow_redirects = kwargs.get("allow_redirects")
     proxies = kwargs.get("proxies")
     request = Request(
@@ -421,6 +425,18 @@ def _prepare(
         proxy=_proxy_for(url, proxies) if proxies else None,
     )
     return request, policy, None, auth, raise_on_status
+
+
+def _warn_unverified(url: str) -> None:
+    """What requests' urllib3 warns on every unverified HTTPS request, with its class and text
+    (so the same warning filters apply)."""
+    warnings.warn(
+        f"Unverified HTTPS request is being made to host '{urlsplit(url).hostname}'. "
+        "Adding certificate verification is strongly advised. See: "
+        "https://urllib3.readthedocs.io/en/latest/advanced-usage.html#tls-warnings",
+        InsecureRequestWarning,
+        stacklevel=2,
+    )
 
 
 def _add_kwarg_headers(headers: dict[str, str], kwargs: dict[str, Any]) -> None:
