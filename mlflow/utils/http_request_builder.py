@@ -73,6 +73,14 @@ def _checked_base(host: str) -> tuple[str, str | None]:
     return parts._replace(netloc=netloc).geturl(), f"Basic {pair}"
 
 
+def _as_built(host: str, endpoint: str) -> str:
+    """The URL as MLflow builds it (one trailing '/' of the host dropped), for messages: never
+    the scheme's own '//' ("http://" + "/x" is "http:///x", not "http:/x")."""
+    if host.endswith("/") and not host.endswith("://"):
+        host = host[:-1]
+    return f"{host}{endpoint}"
+
+
 def _ssl_context(verify: bool | str, client_cert: str | tuple | None) -> ssl.SSLContext | bool:
     if verify is True:
         # requests reads these per request, so they must be part of the cache key.
@@ -345,7 +353,7 @@ def _prepare(
         if kwargs.get("params"):
             url = _with_params(url, kwargs["params"])
     except (ValueError, requests.exceptions.RequestException) as e:
-        url = f"{str(host_creds.host).rstrip('/')}{endpoint}"
+        url = _as_built(str(host_creds.host), endpoint)
         raise InvalidUrlException(f"Invalid url: {_redact(url)}") from e
 
     if retry_codes is not _DEFAULT_CODES:
