@@ -187,7 +187,10 @@ async def test_guarded_transport_in_the_async_core(loopback_upstream):
         with pytest.raises(AIGatewayException) as info:
             await client.send(Request("GET", f"http://127.0.0.1:{port}/v1/models"))
         assert info.value.status_code == 502
-        assert "refusing to connect to a loopback address" in info.value.detail
+        assert info.value.detail.startswith(
+            "The SSRF guard refused to connect to the provider host 127.0.0.1: refusing to "
+            "connect to a loopback address."
+        )
         assert PROVIDER_KEY not in str(info.value)
     finally:
         await client.aclose()

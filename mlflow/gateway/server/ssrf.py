@@ -232,7 +232,8 @@ def _refused_answer(url: str, error: DestinationDenied) -> AIGatewayException:
     """502 naming the endpoint, the provider host and the refused address (never the URL's
     path or query, which may carry a key)."""
     info = current_request_info.get()
-    endpoint = f"Endpoint '{info.endpoint}': " if info is not None and info.endpoint else ""
+    named = info is not None and info.endpoint
+    endpoint = f"Endpoint '{info.endpoint}': the" if named else "The"
     try:
         host = urlsplit(url).hostname or "?"
     except ValueError:
@@ -242,7 +243,7 @@ def _refused_answer(url: str, error: DestinationDenied) -> AIGatewayException:
     reason = error.reason.removeprefix("SSRF guard: ")
     return AIGatewayException(
         status_code=502,
-        detail=f"{endpoint}the SSRF guard refused to connect to the provider host {shown}: "
+        detail=f"{endpoint} SSRF guard refused to connect to the provider host {shown}: "
         f"{reason}. Point the provider at a public address, or start the gateway without "
         "--ssrf-guard if this provider is meant to be internal.",
     )
