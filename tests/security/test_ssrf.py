@@ -196,3 +196,27 @@ async def test_guarded_transport_in_the_async_core(loopback_upstream):
         await client.aclose()
         await transport.aclose()
     assert seen == []
+
+
+async def test_guarded_transport_uses_only_public_engine_names(monkeypatch, loopback_upstream):
+    import inspect
+
+    from async_core import Request
+
+    port, seen = loopback_upstream
+    source = inspect.getsource(ssrf)
+    assert "_SentSignallingRequest" not in source and "getattr(core_transport" not in source
+    # Let loopback through (the guard's rule, not its wiring, is bypassed) to see the engine's
+    # "on the wire" signal survive the guarded connector.
+    monkeypatch.setattr(ssrf, "forbidden_reason", lambda address: None)
+    transport = ssrf.guarded_transport()
+    sent = []
+    try:
+        response = await transport.send(
+            Request("GET", f"http://127.0.0.1:{port}/v1/models", {}), None,
+            lambda: sent.append(True),
+        )
+        assert response.status == 200
+    finally:
+        await transport.aclose()
+    assert sent == [True] and seen == ["/v1/models"]
