@@ -68,6 +68,29 @@ class ConnectError(TransportError):
     """The connection could not be opened (refused, DNS, unreachable). Nothing was sent."""
 
 
+class DestinationDenied(ConnectError):
+    """A connect-time policy (the caller's resolver or socket factory, see ``ConnectionDenied``)
+    refused the destination. Nothing was sent; deterministic, so never retried. ``address`` is
+    the refused host or address as the policy named it."""
+
+    retryable = False
+
+    def __init__(self, message: str = "", *, address: str = "", **fields: object) -> None:
+        super().__init__(message, **fields)  # type: ignore[arg-type]
+        self.address = address
+
+
+class ConnectionDenied(OSError):
+    """Raise this from a connector's resolver or socket factory to refuse a destination (an
+    allow-list, an address filter). The attempt fails with ``DestinationDenied`` carrying
+    ``reason`` and ``address``: both must be safe to show (no URL, no credential)."""
+
+    def __init__(self, reason: str, *, address: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.address = address
+
+
 class ReadError(TransportError):
     """The connection broke while sending or reading (reset, truncated body)."""
 

@@ -68,7 +68,6 @@ import concurrent.futures
 import logging
 import math
 import os
-import re
 import threading
 import time
 from collections import deque
@@ -80,6 +79,7 @@ from async_core.limits.periods import parse_period
 from async_core.limits.store import Window, default_guard
 from async_core.limits.uri import open_store
 from async_core.limits.window import PauseCell, SlidingWindow, validate_limit
+from async_core.redact import redact_url
 from async_core.runner import get_runner
 
 __all__ = [
@@ -100,15 +100,6 @@ _REMOTE_GRACE = 1.0
 _CLOCK_RESOLUTION = time.get_clock_info("monotonic").resolution
 
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
-
-
-_USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
-_QUERY = re.compile(r"\?.*$", re.DOTALL)
-
-
-def _safe(scope: str) -> str:
-    """A scope fit for messages: a URL's user info and query string may hold secrets."""
-    return _QUERY.sub("?...", _USERINFO.sub("***@", scope))
 
 
 def _check_timeout(timeout: float | None) -> float | None:
@@ -299,7 +290,7 @@ class Admission:
 
     def __repr__(self) -> str:
         return (
-            f"<Admission scope={_safe(self.scope)!r} calls={self.calls} "
+            f"<Admission scope={redact_url(self.scope)!r} calls={self.calls} "
             f"period={self.period:g}s guard={self.guard:g}s waiting={self.waiting}>"
         )
 
@@ -494,7 +485,7 @@ class Admission:
 
     def _timeout_error(self, timeout: float | None) -> AdmissionTimeout:
         return AdmissionTimeout(
-            f"No rate-limit slot for {_safe(self.scope)!r} ({self.calls} calls per "
+            f"No rate-limit slot for {redact_url(self.scope)!r} ({self.calls} calls per "
             f"{self.period:g} s) within {timeout or 0:g} s; allow a longer request timeout or "
             "send fewer requests."
         )
@@ -601,7 +592,7 @@ class Throttle:
             with self._lock:
                 state = self._scopes.setdefault(scope, _Scope())
         if state.pause.extend(until):
-            _logger.debug("Throttle pauses %r until loop time %.3f", _safe(scope), until)
+            _logger.debug("Throttle pauses %r until loop time %.3f", redact_url(scope), until)
             for member in state.members:
                 member._reschedule()
 

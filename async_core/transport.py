@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 from urllib.request import getproxies_environment, proxy_bypass_environment
@@ -19,8 +19,9 @@ import aiohttp
 
 from async_core.engine import Transport
 from async_core.errormap import to_core_error
-from async_core.errors import ReadError, TLSError
+from async_core.errors import ConnectionDenied, DestinationDenied, ReadError, TLSError
 from async_core.messages import Request, Response
+from async_core.redact import redact_url
 from async_core.sessions import SessionPool, default_session_factory
 
 # aiohttp labels every POST/PUT/PATCH body "application/octet-stream" (even an empty one) unless
@@ -76,13 +77,50 @@ class _SentSignallingRequest(aiohttp.ClientRequest):
         return super().send(conn)
 
 
-def session_factory(decompress: bool = True) -> Callable[[], aiohttp.ClientSession]:
+def session_factory(
+    decompress: bool = True,
+    *,
+    connector: Callable[[], aiohttp.BaseConnector] | None = None,
+    trace_configs: Sequence[aiohttp.TraceConfig] = (),
+) -> Callable[[], aiohttp.ClientSession]:
+    """Builds the sessions of a pool (``SessionPool(session_factory(...))``). ``connector`` is a
+    factory, called once per session (a connector belongs to one event loop): a resolver, a
+    socket factory or limits of your own. ``trace_configs`` are added to every session. The
+    engine's request class stays, so throttled requests still signal when they are sent."""
+    traces = list(trace_configs) or None
+
     def build() -> aiohttp.ClientSession:
-        return default_session_factory(
-            auto_decompress=decompress, request_class=_SentSignallingRequest
+        if connector is None:
+            return default_session_factory(
+                traces, auto_decompress=decompress, request_class=_SentSignallingRequest
+            )
+        # default_session_factory's options, on the caller's connector.
+        return aiohttp.ClientSession(
+            connector=connector(), trust_env=False, auto_decompress=decompress,
+            trace_configs=traces, request_class=_SentSignallingRequest,
         )
 
     return build
+
+
+def _denial(exc: BaseException) -> ConnectionDenied | None:
+    """The ``ConnectionDenied`` a resolver or socket factory raised, under aiohttp's wrapper."""
+    current: BaseException | None = exc
+    for _ in range(4):
+        if current is None or isinstance(current, ConnectionDenied):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _denied(exc: BaseException, method: str, url: str) -> DestinationDenied | None:
+    denial = _denial(exc)
+    if denial is None:
+        return None
+    return DestinationDenied(
+        method=method, url=redact_url(url), cause=type(denial).__name__, reason=denial.reason,
+        address=denial.address,
+    )
 
 
 @lru_cache(maxsize=1024)
@@ -167,7 +205,9 @@ class AiohttpTransport:
         try:
             raw = await self._pending(request, _client_timeout(request.timeout, total_timeout))
         except Exception as exc:
-            error = to_core_error(exc, request.method, request.url)
+            error = _denied(exc, request.method, request.url) or to_core_error(
+                exc, request.method, request.url
+            )
             if tls is not None and tls.fresh_tls13:
                 error = _classify_tls_drop(error)
         finally:

@@ -44,3 +44,14 @@ def _parse(period: str) -> float:
             f"Invalid renewal period {period!r}: the count must be at least 1."
         )
     return float(count * UNIT_SECONDS[match.group(2).lower()])
+
+
+def period_words(seconds: float) -> tuple[int | float, str]:
+    """The inverse of :func:`parse_period`, as a limit is worded ("5 per 10 minute"):
+    ``(count, unit)`` in the largest unit that divides ``seconds`` (300 -> ``(5, "minute")``);
+    a fraction of a second stays in seconds (0.5 -> ``(0.5, "second")``)."""
+    for unit in ("day", "hour", "minute", "second"):
+        size = UNIT_SECONDS[unit]
+        if seconds >= size and seconds % size == 0:
+            return int(seconds // size), unit
+    return seconds, "second"

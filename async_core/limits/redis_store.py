@@ -28,9 +28,9 @@ import time
 import weakref
 from collections.abc import AsyncGenerator
 from typing import Any
-from urllib.parse import urlsplit
 
 from async_core.limits.store import Decision, StoreUnavailable, Window
+from async_core.limits.uri import describe
 from async_core.limits.window import next_slot
 
 __all__ = ["RedisStore"]
@@ -87,12 +87,6 @@ _SCRIPTS_REFUSED = ("unknown command", "noperm", "no permission", "not allowed",
 _WATCH_ATTEMPTS = 64  # and within the store's timeout
 
 
-def _redacted(uri: str) -> str:
-    parts = urlsplit(uri)
-    host = parts.hostname or "localhost"
-    return f"{parts.scheme}://{host}:{parts.port or 6379}{parts.path or ''}"
-
-
 class RedisStore:
     """Windows in Redis at ``uri`` (``redis://[user:password@]host:port/db`` or ``rediss://``
     for TLS; redis-py's query options such as ``ssl_ca_certs`` apply).
@@ -117,7 +111,7 @@ class RedisStore:
         if not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0):
             raise ValueError(f"Invalid store timeout={timeout!r}: use a positive number of s.")
         self._uri = uri
-        self.where = _redacted(uri)  # for messages: no password
+        self.where = describe(uri)  # for messages: no password
         self.timeout = float(timeout)
         self.pending_ttl = float(pending_ttl)
         self.prefix = key_prefix

@@ -15,15 +15,15 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+# The throttle's own bounds (one definition): a limit accepted here is one it can pace to.
+from async_core.limits.periods import MAX_PERIOD_SECONDS
+from async_core.limits.window import MAX_CALLS
 from async_core.periods import InvalidPeriodError, parse_period
 from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
 from mlflow.gateway.utils import describe_value
 
 _logger = logging.getLogger("mlflow.deployments")
 
-# Longer periods are not rate limits a client can pace to (and would park a caller for ages).
-MAX_PERIOD_SECONDS = 366 * 86400
-MAX_CALLS = 10**9
 
 _warned: set[tuple[str, str, str]] = set()
 _warned_lock = threading.Lock()

@@ -170,7 +170,12 @@ class MlflowDeploymentClient(
         return run_sync(self._acall_endpoint(method, route, json_body, timeout))
 
     async def _asend_predict(
-        self, endpoint: str, body: dict[str, Any] | None, *, stream: bool = False
+        self,
+        endpoint: str,
+        body: dict[str, Any] | None,
+        *,
+        stream: bool = False,
+        idempotency_key: bool | str = True,
     ):
         """POST one query to ``/endpoints/<endpoint>/invocations`` and return the response.
 
@@ -190,6 +195,7 @@ class MlflowDeploymentClient(
                 raise_on_status=False,
                 json=body,
                 stream=stream,
+                idempotency_key=idempotency_key,
                 _admission=admission,
             ),
             timeout,
@@ -279,12 +285,16 @@ class MlflowDeploymentClient(
         return run_sync(self.alist_endpoints())
 
     # --- queries -------------------------------------------------------------------------------
-    async def apredict(self, deployment_name=None, inputs=None, endpoint=None) -> dict[str, Any]:
+    async def apredict(
+        self, deployment_name=None, inputs=None, endpoint=None, *, idempotency_key=True
+    ) -> dict[str, Any]:
         """Awaitable :meth:`predict`."""
-        response = await self._asend_predict(endpoint, inputs)
+        response = await self._asend_predict(endpoint, inputs, idempotency_key=idempotency_key)
         return response.json()
 
-    def predict(self, deployment_name=None, inputs=None, endpoint=None) -> dict[str, Any]:
+    def predict(
+        self, deployment_name=None, inputs=None, endpoint=None, *, idempotency_key=True
+    ) -> dict[str, Any]:
         """
         Query an endpoint (POST ``/endpoints/<endpoint>/invocations``).
 
@@ -293,22 +303,31 @@ class MlflowDeploymentClient(
             inputs: The query, e.g. ``{"messages": [...]}`` for chat, ``{"prompt": ...}`` for
                 completions, ``{"input": [...]}`` for embeddings, plus any provider parameter.
             endpoint: The name of the endpoint.
+            idempotency_key: Keyword only (not in MLflow). ``True`` (default): one fresh
+                ``Idempotency-Key`` header for this call, the same on each of its retries;
+                ``False``: none (for a call the server must not deduplicate); a str: that key.
 
         Returns:
             The endpoint's JSON response as a dict.
         """
-        return run_sync(self.apredict(deployment_name, inputs, endpoint))
+        return run_sync(
+            self.apredict(deployment_name, inputs, endpoint, idempotency_key=idempotency_key)
+        )
 
     async def apredict_stream(
-        self, deployment_name=None, inputs=None, endpoint=None
+        self, deployment_name=None, inputs=None, endpoint=None, *, idempotency_key=True
     ) -> AsyncIterator[dict[str, Any]]:
         """Async iterator over the chunks of a streamed query (see :meth:`predict_stream`)."""
         body = {**(inputs or {}), "stream": True}
-        response = await self._asend_predict(endpoint, body, stream=True)
+        response = await self._asend_predict(
+            endpoint, body, stream=True, idempotency_key=idempotency_key
+        )
         async for chunk in predict_stream_chunks(response):
             yield chunk
 
-    def predict_stream(self, deployment_name=None, inputs=None, endpoint=None) -> Iterator[dict]:
+    def predict_stream(
+        self, deployment_name=None, inputs=None, endpoint=None, *, idempotency_key=True
+    ) -> Iterator[dict]:
         """
         Query an endpoint with ``"stream": true`` and iterate over the server-sent chunks.
 
@@ -316,11 +335,14 @@ class MlflowDeploymentClient(
             deployment_name: Unused.
             inputs: The query (chat or completions).
             endpoint: The name of the endpoint.
+            idempotency_key: Keyword only, as for :meth:`predict`.
 
         Returns:
             An iterator of dicts, one per chunk (``{"choices": [{"delta": ...}], ...}``).
         """
-        return iter_sync(self.apredict_stream(deployment_name, inputs, endpoint))
+        return iter_sync(
+            self.apredict_stream(deployment_name, inputs, endpoint, idempotency_key=idempotency_key)
+        )
 
 
 def run_local(name, model_uri, flavor=None, config=None):

@@ -114,7 +114,11 @@ class MlflowGatewayClient:
         return default_host_creds(self._gateway_uri)
 
     async def _acall_endpoint(
-        self, method: str, route: str, json_body: dict[str, Any] | None = None
+        self,
+        method: str,
+        route: str,
+        json_body: dict[str, Any] | None = None,
+        idempotency_key: bool | str = True,
     ):
         # Databricks credentials may read config files or fetch a token: not on the event loop.
         host_creds = (
@@ -129,6 +133,7 @@ class MlflowGatewayClient:
             json_body,
             timeout=MLFLOW_GATEWAY_CLIENT_QUERY_TIMEOUT_SECONDS,
             retry_codes=MLFLOW_GATEWAY_CLIENT_QUERY_RETRY_CODES,
+            idempotency_key=idempotency_key,
         )
 
     def _resolve_route(self, payload: dict[str, Any]) -> Route:
@@ -172,12 +177,14 @@ class MlflowGatewayClient:
         route = join_paths(MLFLOW_GATEWAY_CRUD_ROUTE_BASE, _require_name(name, "route name"))
         await self._acall_endpoint("DELETE", route)
 
-    async def _aquery(self, route: str, data: dict[str, Any]) -> dict[str, Any]:
+    async def _aquery(
+        self, route: str, data: dict[str, Any], idempotency_key: bool | str = True
+    ) -> dict[str, Any]:
         query_route = join_paths(
             MLFLOW_GATEWAY_ROUTE_BASE, _require_name(route, "route"), MLFLOW_QUERY_SUFFIX
         )
         try:
-            response = await self._acall_endpoint("POST", query_route, data)
+            response = await self._acall_endpoint("POST", query_route, data, idempotency_key)
         except MlflowException as e:
             if is_timeout(e):
                 raise MlflowException(
@@ -245,14 +252,22 @@ class MlflowGatewayClient:
         return await self._adelete_route(name)
 
     @gateway_deprecated
-    def query(self, route: str, data: dict[str, Any]) -> dict[str, Any]:
-        """Query the route (POST ``/gateway/<route>/invocations``); returns the JSON response."""
-        return run_sync(self._aquery(route, data))
+    def query(
+        self, route: str, data: dict[str, Any], *, idempotency_key: bool | str = True
+    ) -> dict[str, Any]:
+        """Query the route (POST ``/gateway/<route>/invocations``); returns the JSON response.
+
+        ``idempotency_key`` (keyword only, not in MLflow): ``True`` (default) sends one fresh
+        ``Idempotency-Key`` for this call, the same on each retry; ``False`` none; a str that
+        key."""
+        return run_sync(self._aquery(route, data, idempotency_key))
 
     @gateway_deprecated
-    async def aquery(self, route: str, data: dict[str, Any]) -> dict[str, Any]:
+    async def aquery(
+        self, route: str, data: dict[str, Any], *, idempotency_key: bool | str = True
+    ) -> dict[str, Any]:
         """Awaitable :meth:`query`."""
-        return await self._aquery(route, data)
+        return await self._aquery(route, data, idempotency_key)
 
     @gateway_deprecated
     def set_limits(self, route: str, limits: list[dict[str, Any]]) -> LimitsConfig:

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from async_core.periods import UNIT_SECONDS, parse_period
+from async_core.limits.periods import parse_period, period_words
 from mlflow.testing.loopback import (
     INVALID_JSON,
     LoopbackServer,
@@ -45,17 +45,6 @@ def _validation_error(loc: str, payload: Any, msg: str = "Field required") -> we
     # FastAPI's shape for request validation errors.
     detail = [{"type": "missing", "loc": ["body", loc], "msg": msg, "input": payload}]
     return json_response({"detail": detail}, 422)
-
-
-def _period_words(seconds: float) -> tuple[int, str]:
-    """``(count, unit)`` for a period's length, in the largest unit that divides it, as the
-    gateway's refusal names it ("2 per 5 second", "10 per 1 minute")."""
-    whole = int(seconds)
-    for unit in ("day", "hour", "minute"):
-        size = UNIT_SECONDS[unit]
-        if whole >= size and whole % size == 0:
-            return whole // size, unit
-    return whole, "second"
 
 
 @dataclass(slots=True)
@@ -249,7 +238,7 @@ class GatewayServer(LoopbackServer):
             return None
         calls = int(endpoint.limit["calls"])
         seconds = parse_period(endpoint.limit["renewal_period"])
-        count, unit = _period_words(seconds)
+        count, unit = period_words(seconds)
         # Like the gateway's limiter: one window per client address, per route handler.
         key = (request.remote, kind, endpoint.name)
         if self.windows.hit(key, calls, seconds, self.clock()):

@@ -6,11 +6,13 @@ from __future__ import annotations
 import base64
 import os
 import ssl
+import warnings
 from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import requests
+from urllib3.exceptions import InsecureRequestWarning
 
 from async_core import Request, RetryPolicy
 from mlflow.environment_variables import (
@@ -69,6 +71,14 @@ def _checked_base(host: str) -> tuple[str, str | None]:
     netloc = parts.netloc.rsplit("@", 1)[1]
     pair = base64.standard_b64encode(f"{user}:{password}".encode()).decode()
     return parts._replace(netloc=netloc).geturl(), f"Basic {pair}"
+
+
+def _as_built(host: str, endpoint: str) -> str:
+    """The URL as MLflow builds it (one trailing '/' of the host dropped), for messages: never
+    the scheme's own '//' ("http://" + "/x" is "http:///x", not "http:/x")."""
+    if host.endswith("/") and not host.endswith("://"):
+        host = host[:-1]
+    return f"{host}{endpoint}"
 
 
 def _ssl_context(verify: bool | str, client_cert: str | tuple | None) -> ssl.SSLContext | bool:
@@ -343,7 +353,7 @@ def _prepare(
         if kwargs.get("params"):
             url = _with_params(url, kwargs["params"])
     except (ValueError, requests.exceptions.RequestException) as e:
-        url = f"{str(host_creds.host).rstrip('/')}{endpoint}"
+        url = _as_built(str(host_creds.host), endpoint)
         raise InvalidUrlException(f"Invalid url: {_redact(url)}") from e
 
     if retry_codes is not _DEFAULT_CODES:
@@ -407,6 +417,8 @@ def _prepare(
         verify = kwargs.get("verify", host_creds.verify)
         cert = kwargs.get("cert", host_creds.client_cert_path)
         ssl_option = _ssl_context(verify, tuple(cert) if isinstance(cert, list) else cert)
+        if verify is False:
+            _warn_unverified(url)
     allow_redirects = kwargs.get("allow_redirects")
     proxies = kwargs.get("proxies")
     request = Request(
@@ -421,6 +433,18 @@ def _prepare(
         proxy=_proxy_for(url, proxies) if proxies else None,
     )
     return request, policy, None, auth, raise_on_status
+
+
+def _warn_unverified(url: str) -> None:
+    """What requests' urllib3 warns on every unverified HTTPS request, with its class and text
+    (so the same warning filters apply)."""
+    warnings.warn(
+        f"Unverified HTTPS request is being made to host '{urlsplit(url).hostname}'. "
+        "Adding certificate verification is strongly advised. See: "
+        "https://urllib3.readthedocs.io/en/latest/advanced-usage.html#tls-warnings",
+        InsecureRequestWarning,
+        stacklevel=2,
+    )
 
 
 def _add_kwarg_headers(headers: dict[str, str], kwargs: dict[str, Any]) -> None:

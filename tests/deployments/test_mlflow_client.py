@@ -205,9 +205,9 @@ def test_every_query_goes_through_the_predict_seam(client, monkeypatch):
     seen = []
     real = MlflowDeploymentClient._asend_predict
 
-    async def spy(self, endpoint, body, *, stream=False):
+    async def spy(self, endpoint, body, *, stream=False, **options):
         seen.append((endpoint, stream))
-        return await real(self, endpoint, body, stream=stream)
+        return await real(self, endpoint, body, stream=stream, **options)
 
     monkeypatch.setattr(MlflowDeploymentClient, "_asend_predict", spy)
     client.predict(endpoint="chat", inputs=CHAT)

@@ -1,5 +1,7 @@
 """DNS rebinding end to end: a provider host that was public when the config loaded and resolves
-to loopback when the gateway connects is refused (502), and nothing reaches the loopback server."""
+to loopback when the gateway connects is refused (502), and nothing reaches the loopback server.
+The refusal is final (one connection attempt, no retry inside the budget) and its JSON detail
+names the endpoint and the refused host, never a key."""
 
 from __future__ import annotations
 
@@ -23,10 +25,13 @@ pytestmark = pytest.mark.skipif(
 
 
 class _Rebinding(AbstractResolver):
+    calls = 0
+
     def __init__(self, *args, **kwargs) -> None:
         pass
 
     async def resolve(self, host, port=0, family=socket.AF_INET):
+        _Rebinding.calls += 1
         return [{"hostname": host, "host": "127.0.0.1", "port": port, "family": socket.AF_INET,
                  "proto": 0, "flags": socket.AI_NUMERICHOST}]
 
@@ -55,26 +60,34 @@ async def test_rebinding_provider_host_is_refused_at_connect_time(monkeypatch):
     )
     # ... connect time: the same name now answers loopback.
     monkeypatch.setattr(aiohttp.resolver, "DefaultResolver", _Rebinding)
+    _Rebinding.calls = 0
     config = GatewayConfig.model_validate({"endpoints": [{
-        "name": "chat", "endpoint_type": "llm/v1/chat",
+        "name": "chat-prod", "endpoint_type": "llm/v1/chat",
         "model": {"provider": "openai", "name": "gpt-4o-mini",
                   "config": {"openai_api_key": PROVIDER_KEY,
                              "openai_api_base": f"http://rebind.example:{port}/v1"}}}]})
+    # A retry budget: a retryable connect error would be tried again within it.
     gateway = app_module.create_app(
-        ServerOptions(ssrf_guard=True, reload_interval=0, retry_budget_seconds=0), config
+        ServerOptions(ssrf_guard=True, reload_interval=0, retry_budget_seconds=3), config
     )
     runner = web.AppRunner(gateway, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}/endpoints/chat/invocations"
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/endpoints/chat-prod/invocations"
     try:
         async with aiohttp.ClientSession() as session, session.post(
             url, json={"messages": [{"role": "user", "content": "hi"}]}
         ) as r:
-            body = await r.text()
+            body = await r.json()
         assert r.status == 502, body
-        assert PROVIDER_KEY not in body
     finally:
         await runner.cleanup()
         await up_runner.cleanup()
+    detail = body["detail"]
+    assert detail.startswith(
+        "Endpoint 'chat-prod': the SSRF guard refused to connect to the provider host "
+        "rebind.example (127.0.0.1): rebind.example resolves to a loopback address"
+    )
+    assert PROVIDER_KEY not in detail
+    assert _Rebinding.calls == 1  # one connection attempt: the refusal was not retried
     assert seen == []

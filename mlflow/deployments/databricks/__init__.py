@@ -192,6 +192,7 @@ class DatabricksDeploymentClient(UnsupportedManagementMixin, BaseDeploymentClien
         retry_timeout_seconds: int | None,
         stream: bool,
         admission: Any = None,
+        idempotency_key: bool | str = True,
     ):
         """One call under ``<prefix>/serving-endpoints/``; its response once the status is OK."""
         # Resolving credentials may read config files or fetch a token: not on the event loop.
@@ -205,6 +206,7 @@ class DatabricksDeploymentClient(UnsupportedManagementMixin, BaseDeploymentClien
             stream=stream,
             retry_timeout_seconds=retry_timeout_seconds,
             extra_headers={DATABRICKS_CLIENT_HEADER: DATABRICKS_CLIENT_HEADER_VALUE},
+            idempotency_key=idempotency_key,
             _admission=admission,
         )
 
@@ -218,6 +220,7 @@ class DatabricksDeploymentClient(UnsupportedManagementMixin, BaseDeploymentClien
         timeout: int | None = None,
         retry_timeout_seconds: int | None = None,
         admission: Any = None,
+        idempotency_key: bool | str = True,
     ) -> DatabricksEndpoint:
         """One call under ``<prefix>/serving-endpoints/``, its JSON body as a DatabricksEndpoint."""
         response = await self._arequest(
@@ -229,6 +232,7 @@ class DatabricksDeploymentClient(UnsupportedManagementMixin, BaseDeploymentClien
             retry_timeout_seconds=retry_timeout_seconds,
             stream=False,
             admission=admission,
+            idempotency_key=idempotency_key,
         )
         return DatabricksEndpoint(response.json() if response.content else {})
 
@@ -246,6 +250,7 @@ class DatabricksDeploymentClient(UnsupportedManagementMixin, BaseDeploymentClien
         timeout: int | None = None,
         retry_timeout_seconds: int | None = None,
         limit_endpoint: str | None = None,
+        idempotency_key: bool | str = True,
     ) -> AsyncIterator[dict[str, Any]]:
         admission = None
         if limit_endpoint is not None:
@@ -259,6 +264,7 @@ class DatabricksDeploymentClient(UnsupportedManagementMixin, BaseDeploymentClien
             retry_timeout_seconds=retry_timeout_seconds,
             stream=True,
             admission=admission,
+            idempotency_key=idempotency_key,
         )
         try:
             async for chunk in iter_strict_data_json(response):
@@ -267,7 +273,8 @@ class DatabricksDeploymentClient(UnsupportedManagementMixin, BaseDeploymentClien
             await response.aclose()
 
     # --- queries -------------------------------------------------------------------------------
-    async def _apredict(self, endpoint, inputs, timeout, retry_timeout_seconds):
+    async def _apredict(self, endpoint, inputs, timeout, retry_timeout_seconds,
+                        idempotency_key=True):
         route = posixpath.join(_name(endpoint), "invocations")
         return await self._acall_endpoint(
             method="POST",
@@ -277,13 +284,18 @@ class DatabricksDeploymentClient(UnsupportedManagementMixin, BaseDeploymentClien
             timeout=timeout,
             retry_timeout_seconds=retry_timeout_seconds,
             admission=await self._apredict_admission(endpoint),
+            idempotency_key=idempotency_key,
         )
 
-    async def apredict(self, deployment_name=None, inputs=None, endpoint=None):
+    async def apredict(
+        self, deployment_name=None, inputs=None, endpoint=None, *, idempotency_key=True
+    ):
         """Awaitable :meth:`predict`."""
-        return await self._apredict(endpoint, inputs, *_predict_timeouts())
+        return await self._apredict(
+            endpoint, inputs, *_predict_timeouts(), idempotency_key=idempotency_key
+        )
 
-    def predict(self, deployment_name=None, inputs=None, endpoint=None):
+    def predict(self, deployment_name=None, inputs=None, endpoint=None, *, idempotency_key=True):
         """
         Query a serving endpoint (POST ``/serving-endpoints/<endpoint>/invocations``).
 
@@ -294,13 +306,20 @@ class DatabricksDeploymentClient(UnsupportedManagementMixin, BaseDeploymentClien
             deployment_name: Unused.
             inputs: A dict with the model inputs.
             endpoint: The name of the serving endpoint.
+            idempotency_key: Keyword only (not in MLflow). ``True`` (default): one fresh
+                ``Idempotency-Key`` header for this call, the same on each of its retries;
+                ``False``: none (for a call the server must not deduplicate); a str: that key.
 
         Returns:
             A :class:`DatabricksEndpoint` with the response.
         """
-        return run_sync(self._apredict(endpoint, inputs, *_predict_timeouts()))
+        return run_sync(
+            self._apredict(endpoint, inputs, *_predict_timeouts(), idempotency_key=idempotency_key)
+        )
 
-    def _stream(self, endpoint, inputs, timeouts) -> AsyncIterator[dict[str, Any]]:
+    def _stream(
+        self, endpoint, inputs, timeouts, idempotency_key=True
+    ) -> AsyncIterator[dict[str, Any]]:
         timeout, retry_timeout_seconds = timeouts
         return self._acall_endpoint_stream(
             method="POST",
@@ -311,17 +330,18 @@ class DatabricksDeploymentClient(UnsupportedManagementMixin, BaseDeploymentClien
             timeout=timeout,
             retry_timeout_seconds=retry_timeout_seconds,
             limit_endpoint=endpoint,
+            idempotency_key=idempotency_key,
         )
 
     async def apredict_stream(
-        self, deployment_name=None, inputs=None, endpoint=None
+        self, deployment_name=None, inputs=None, endpoint=None, *, idempotency_key=True
     ) -> AsyncIterator[dict[str, Any]]:
         """Async iterator over the chunks of :meth:`predict_stream`."""
-        async for chunk in self._stream(endpoint, inputs, _predict_timeouts()):
+        async for chunk in self._stream(endpoint, inputs, _predict_timeouts(), idempotency_key):
             yield chunk
 
     def predict_stream(
-        self, deployment_name=None, inputs=None, endpoint=None
+        self, deployment_name=None, inputs=None, endpoint=None, *, idempotency_key=True
     ) -> Iterator[dict[str, Any]]:
         """
         Query a serving endpoint with ``"stream": true``; iterate over its ``data:`` chunks.
@@ -330,11 +350,12 @@ class DatabricksDeploymentClient(UnsupportedManagementMixin, BaseDeploymentClien
             deployment_name: Unused.
             inputs: A dict with the model inputs.
             endpoint: The name of the serving endpoint.
+            idempotency_key: Keyword only, as for :meth:`predict`.
 
         Returns:
             An iterator of dicts, one per chunk, ending at ``data: [DONE]``.
         """
-        return iter_sync(self._stream(endpoint, inputs, _predict_timeouts()))
+        return iter_sync(self._stream(endpoint, inputs, _predict_timeouts(), idempotency_key))
 
     # --- endpoints -----------------------------------------------------------------------------
     async def acreate_endpoint(self, name=None, config=None, route_optimized=False):

@@ -8,10 +8,12 @@ Three places:
 - :func:`check_config` at config load (and on every reload): each provider URL field
   (``*api_base``, ``*_url``) whose host is such an address, or resolves to one, fails the load with
   an ``MlflowException`` naming the endpoint and the host.
-- :func:`guarded_session_factory` at connect time (DNS rebinding): its connector resolves through
-  :class:`SSRFGuardResolver`, which refuses a name that now resolves to such an address, and
-  creates sockets through :func:`guarded_socket_factory`, which refuses to connect to one (this
-  also covers IP literals, which aiohttp never sends to a resolver).
+- :func:`guarded_transport` (and :func:`guarded_session_factory`) at connect time (DNS
+  rebinding): its connector resolves through :class:`SSRFGuardResolver`, which refuses a name
+  that now resolves to such an address, and creates sockets through
+  :func:`guarded_socket_factory`, which refuses to connect to one (this also covers IP literals,
+  which aiohttp never sends to a resolver). A refusal is final (never retried) and the caller
+  gets a 502 naming the endpoint and the refused host.
 - Redirects: a guarded session refuses to follow any redirect (a provider's 3xx could point
   anywhere); upstream requests should also be sent with ``allow_redirects=False``.
 """
@@ -30,7 +32,13 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
+from async_core.errors import ConnectionDenied, DestinationDenied
+from async_core.messages import Request, Response
+from async_core.sessions import SessionPool
+from async_core.transport import AiohttpTransport, session_factory
 from mlflow.exceptions import MlflowException
+from mlflow.gateway.exceptions import AIGatewayException
+from mlflow.gateway.server.context import current_request_info
 
 _logger = logging.getLogger(__name__)
 
@@ -39,8 +47,9 @@ _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _RESOLVE_TIMEOUT = 5.0
 
 
-class SSRFRefused(OSError):
-    """A connection the guard refused. Message: host and reason only (no URL, no credential)."""
+class SSRFRefused(ConnectionDenied):
+    """A connection the guard refused. Message: host and reason only (no URL, no credential).
+    The engine turns it into a ``DestinationDenied`` (one attempt, never retried)."""
 
 
 class RedirectRefused(aiohttp.ClientError):
@@ -161,7 +170,8 @@ class SSRFGuardResolver(AbstractResolver):
             reason = forbidden_reason(result["host"])
             if reason:
                 raise SSRFRefused(
-                    f"SSRF guard: {host} resolves to a {reason} address; connection refused"
+                    f"SSRF guard: {host} resolves to a {reason} address; connection refused",
+                    address=result["host"],
                 )
         return results
 
@@ -174,7 +184,9 @@ def guarded_socket_factory(addr_info) -> socket.socket:
     family, type_, proto, _, sockaddr = addr_info
     reason = forbidden_reason(str(sockaddr[0]))
     if reason:
-        raise SSRFRefused(f"SSRF guard: refusing to connect to a {reason} address")
+        raise SSRFRefused(
+            f"SSRF guard: refusing to connect to a {reason} address", address=str(sockaddr[0])
+        )
     return socket.socket(family=family, type=type_, proto=proto)
 
 
@@ -201,29 +213,74 @@ def guarded_session_factory(
 ) -> aiohttp.ClientSession:
     """Same signature and options as ``async_core.sessions.default_session_factory``, with the
     guarded connector and redirects refused. Call it on the loop that will use the session."""
-    refuse = aiohttp.TraceConfig()
-    refuse.on_request_redirect.append(_refuse_redirect)
     return aiohttp.ClientSession(
         connector=connector if connector is not None else guarded_connector(),
         trust_env=False,
         auto_decompress=auto_decompress,
-        trace_configs=[*(trace_configs or []), refuse],
+        trace_configs=[*(trace_configs or []), _redirect_refusal()],
         **options,
     )
 
 
-def guarded_transport(*, decompress: bool = True):
+def _redirect_refusal() -> aiohttp.TraceConfig:
+    refuse = aiohttp.TraceConfig()
+    refuse.on_request_redirect.append(_refuse_redirect)
+    return refuse
+
+
+def _refused_answer(url: str, error: DestinationDenied) -> AIGatewayException:
+    """502 naming the endpoint, the provider host and the refused address (never the URL's
+    path or query, which may carry a key)."""
+    info = current_request_info.get()
+    named = info is not None and info.endpoint
+    endpoint = f"Endpoint '{info.endpoint}': the" if named else "The"
+    try:
+        host = urlsplit(url).hostname or "?"
+    except ValueError:
+        host = "?"
+    address = error.address.strip("[]")
+    shown = host if not address or address == host else f"{host} ({address})"
+    reason = error.reason.removeprefix("SSRF guard: ")
+    return AIGatewayException(
+        status_code=502,
+        detail=f"{endpoint} SSRF guard refused to connect to the provider host {shown}: "
+        f"{reason}. Point the provider at a public address, or start the gateway without "
+        "--ssrf-guard if this provider is meant to be internal.",
+    )
+
+
+class GuardedTransport:
+    """The engine's aiohttp transport on the guarded connector, redirects refused. A refused
+    destination is final (the engine never retries a ``DestinationDenied``) and answers 502."""
+
+    __slots__ = ("_inner",)
+
+    def __init__(self, *, decompress: bool = True) -> None:
+        factory = session_factory(
+            decompress, connector=guarded_connector, trace_configs=[_redirect_refusal()]
+        )
+        self._inner = AiohttpTransport(SessionPool(factory), decompress=decompress)
+
+    @property
+    def pool(self) -> SessionPool:
+        return self._inner.pool
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def send(
+        self, request: Request, total_timeout: float | None, on_sent: Any = None
+    ) -> Response:
+        try:
+            return await self._inner.send(request, total_timeout, on_sent)
+        except DestinationDenied as error:
+            refused = _refused_answer(request.url, error)
+        _logger.warning("%s", refused.detail)
+        raise refused
+
+
+def guarded_transport(*, decompress: bool = True) -> GuardedTransport:
     """An ``async_core`` transport whose sessions are guarded: pass it as
     ``AsyncClient(transport=guarded_transport())`` and close it with ``await transport.aclose()``
     (a client does not close a transport it was given)."""
-    from async_core import transport as core_transport
-    from async_core.sessions import SessionPool
-
-    # The engine's request class tells throttled requests when their headers went out.
-    request_class = getattr(core_transport, "_SentSignallingRequest", None)
-    extra = {} if request_class is None else {"request_class": request_class}
-
-    def build() -> aiohttp.ClientSession:
-        return guarded_session_factory(auto_decompress=decompress, **extra)
-
-    return core_transport.AiohttpTransport(SessionPool(build), decompress=decompress)
+    return GuardedTransport(decompress=decompress)
