@@ -1,7 +1,7 @@
 """Section (d): the client-side throttle against a gateway that enforces a fixed window.
 
 A burst of 200 predictions goes through ``get_deploy_client("http://127.0.0.1:<port>")`` to the
-embedded gateway (``benchmarks.servers.GatewayServer``, in its own process), whose ``chat``
+embedded gateway (``mlflow.testing.GatewayServer``, in its own process), whose ``chat``
 endpoint advertises ``{"calls": 50, "renewal_period": "second"}`` and answers 429 past it in
 fixed windows. Reported:
 the 429s the server sent, the most arrivals in any one-second interval, and the makespan (first to

@@ -1,4 +1,4 @@
-"""The embedded gateway (``benchmarks.servers.GatewayServer``) in its own process, as a real
+"""The embedded gateway (``mlflow.testing.GatewayServer``) in its own process, as a real
 gateway would be: the client under test then shares no interpreter lock with the server, and the
 server's arrival timestamps carry no jitter from the client's work.
 
@@ -26,7 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from benchmarks.common import ROOT
-from benchmarks.servers import GatewayEndpoint, GatewayServer
+from mlflow.testing import GatewayEndpoint, GatewayServer
 
 INVOCATIONS = "/endpoints/chat/invocations"
 

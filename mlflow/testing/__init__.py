@@ -6,6 +6,8 @@ examples import them from any directory.
 - :mod:`mlflow.testing.openai_server`: an OpenAI-compatible API (and Azure OpenAI's routes).
 - :mod:`mlflow.testing.databricks_server`: a Databricks workspace's serving endpoints.
 - :mod:`mlflow.testing.providers`: one fake per provider wire format the gateway speaks.
+- :mod:`mlflow.testing.fake_gateway`: the real gateway server in front of these fakes (endpoint
+  configs, and ``FakeUpstreamGateway`` for providers whose config has no base URL, e.g. Anthropic).
 
 Each is usable as ``async with Fake() as fake:`` or ``with Fake().running() as base_url:``.
 """

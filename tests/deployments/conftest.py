@@ -7,7 +7,7 @@ import pytest
 
 import mlflow.deployments.databricks as databricks_module
 import mlflow.deployments.utils as deployment_utils
-from benchmarks.servers import DatabricksServer, GatewayEndpoint, GatewayServer, OpenAIServer
+from mlflow.testing import DatabricksServer, GatewayEndpoint, GatewayServer, OpenAIServer
 from mlflow.utils.rest_utils import MlflowHostCreds
 
 _ISOLATED_ENV = (

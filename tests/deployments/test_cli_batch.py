@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from benchmarks.servers import GatewayEndpoint, GatewayServer
 from mlflow.cli import cli
+from mlflow.testing import GatewayEndpoint, GatewayServer
 
 ROOT = Path(__file__).resolve().parents[2]
 INVOCATIONS = "/endpoints/chat/invocations"

@@ -270,7 +270,7 @@ def test_databricks_endpoint_attribute_access():
 
 
 def test_credentials_from_databricks_environment(monkeypatch):
-    from benchmarks.servers import DatabricksServer
+    from mlflow.testing import DatabricksServer
 
     with DatabricksServer().running() as url:
         monkeypatch.setenv("DATABRICKS_HOST", url)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import aiohttp
 
-from benchmarks.servers import GatewayEndpoint, GatewayServer, _FixedWindows, decode_page_token
+from mlflow.testing.gateway_server import (
+    GatewayEndpoint,
+    GatewayServer,
+    _FixedWindows,
+    decode_page_token,
+)
 
 
 def test_fixed_windows_open_at_first_hit_and_reset_after_the_period():

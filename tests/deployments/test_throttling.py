@@ -15,7 +15,6 @@ import pytest
 
 from async_core import run_sync
 from async_core.throttle import Admission, AdmissionTimeout, get_throttle
-from benchmarks.servers import GatewayEndpoint, GatewayServer
 from mlflow.deployments import (
     BaseDeploymentClient,
     DatabricksDeploymentClient,
@@ -24,6 +23,7 @@ from mlflow.deployments import (
 )
 from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
 from mlflow.gateway.config import Limit
+from mlflow.testing import GatewayEndpoint, GatewayServer
 from mlflow.utils.rest_utils import MlflowHostCreds, ahttp_request, http_request
 from mlflow.utils.throttling import Throttled, combine, current_admission, throttle
 

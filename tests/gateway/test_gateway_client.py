@@ -8,11 +8,11 @@ import requests
 
 import mlflow.deployments.databricks as databricks_module
 import mlflow.gateway.utils as gateway_utils
-from benchmarks.servers import DatabricksServer, GatewayEndpoint, GatewayServer
 from mlflow import gateway
 from mlflow.exceptions import BAD_REQUEST, INVALID_PARAMETER_VALUE, MlflowException
 from mlflow.gateway import MlflowGatewayClient
 from mlflow.gateway.config import LimitsConfig, Route
+from mlflow.testing import DatabricksServer, GatewayEndpoint, GatewayServer
 from mlflow.utils.rest_utils import MlflowHostCreds
 
 DEPRECATED = r"MLflow AI gateway is deprecated.*mlflow\.deployments"

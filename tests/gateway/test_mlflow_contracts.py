@@ -178,7 +178,7 @@ def test_gateway_constants_module():
 def test_sigv4_signs_the_payload_hash_as_mlflows_signer_does(monkeypatch):
     import hashlib
 
-    from benchmarks.servers import GatewayServer
+    from mlflow.testing import GatewayServer
     from mlflow.utils.rest_utils import MlflowHostCreds, http_request
 
     for name, value in {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",

@@ -18,7 +18,7 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchmarks.servers import GatewayEndpoint, GatewayServer  # noqa: E402
+from mlflow.testing import GatewayEndpoint, GatewayServer  # noqa: E402
 
 
 class RecordingGateway(GatewayServer):
