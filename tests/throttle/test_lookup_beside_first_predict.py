@@ -10,6 +10,7 @@ import asyncio
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from aiohttp import web
@@ -18,6 +19,7 @@ from async_core import run_sync
 from async_core.throttle import AdmissionTimeout, get_throttle
 from mlflow.deployments import MlflowDeploymentClient, _provisional, get_deploy_client
 from mlflow.gateway.config import Limit
+from tests.limits.redis_server import RedisServer
 
 from .helpers import max_in_any_window
 
@@ -130,12 +132,25 @@ def test_the_first_prediction_goes_out_while_the_lookup_is_held_open(monkeypatch
         assert gateway.posts()[0] < gateway.lookups_answered[0]
 
 
+@pytest.fixture(scope="module")
+def redis_uri() -> Iterator[str]:
+    server = RedisServer()
+    yield server.uri()
+    server.close()
+
+
 @pytest.mark.timeout(60)
-def test_a_burst_before_the_limit_is_known_sends_one_request_and_counts_it(monkeypatch):
+@pytest.mark.parametrize("store", ["memory", "redis"])
+def test_a_burst_before_the_limit_is_known_sends_one_request_and_counts_it(
+    store, monkeypatch, request
+):
     """calls=2 per second: one request goes at once; the other five wait for the lookup, and
     the early one takes one of the first window's two places (had it not been counted, two
-    more would have gone with it: three in one second)."""
+    more would have gone with it: three in one second). The same with the window in Redis."""
     monkeypatch.setattr(_provisional, "LOOKUP_WAIT", 20.0)  # wait for the release, whatever
+    if store == "redis":
+        uri = request.getfixturevalue("redis_uri")
+        monkeypatch.setenv("MLFLOW_DEPLOYMENTS_THROTTLE_STORAGE_URI", uri)
     n = 6
     with HeldLookupGateway({"calls": 2, "renewal_period": "second"}) as gateway:
         client = get_deploy_client(gateway.url)
@@ -160,6 +175,8 @@ def test_a_burst_before_the_limit_is_known_sends_one_request_and_counts_it(monke
         assert len(arrivals) == n
         assert max_in_any_window(arrivals, 1.0 - JITTER) <= 2
         assert len(gateway.gets()) == 1  # one lookup, shared
+        admission = settled(client)
+        assert type(admission).__name__ == ("LoopLocal" if store == "redis" else "Admission")
 
 
 @pytest.mark.timeout(30)
