@@ -185,34 +185,46 @@ class Provisional:
             if self._promoting:
                 return  # another client's lookup is already carrying the early starts
             self._promoting = True
-        loop = get_runner().loop
         try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            loop.create_task(self._promote(admission))
-        else:
-            asyncio.run_coroutine_threadsafe(self._promote(admission), loop)
+            loop = get_runner().loop
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is loop:
+                loop.create_task(self._promote(admission))
+            else:
+                asyncio.run_coroutine_threadsafe(self._promote(admission), loop)
+        except RuntimeError:  # the runner is shutting down: nothing left to carry into
+            self._settle(admission)
 
     async def _promote(self, admission: Any) -> None:
         # On the throttle's owner loop: each early start queues for its slot in the window
         # before anyone waiting is told the limit, so they all queue behind the early starts.
-        while True:
-            with self._lock:
-                early, self._early = self._early, []
-                if not early:
-                    self._known = admission
-                    pause_left = self._pause_until - time.monotonic()
-                    break
-            if admission is not None:
-                for slot in early:
-                    task = asyncio.ensure_future(_carry(admission, slot))
-                    _carrying.add(task)  # the loop keeps only weak references to tasks
-                    task.add_done_callback(_carrying.discard)
+        try:
+            while True:
+                with self._lock:
+                    early, self._early = self._early, []
+                    if not early:  # checked and settled at once: no early start slips by
+                        self._known = admission
+                        break
+                if admission is not None:
+                    for slot in early:
+                        task = asyncio.ensure_future(_carry(admission, slot))
+                        _carrying.add(task)  # the loop keeps only weak references to tasks
+                        task.add_done_callback(_carrying.discard)
                 await asyncio.sleep(0)  # each carry has queued (or got) its slot
+        finally:
+            self._settle(admission)  # whatever happened, nobody waits for this again
+
+    def _settle(self, admission: Any) -> None:
+        # Called once per Provisional (by the one promotion), on any thread.
+        with self._lock:
+            if not self.known:  # failed half-way: early starts not carried stay uncounted
+                self._known, self._early = admission, []
+            pause_left = self._pause_until - time.monotonic()
         if admission is not None and pause_left > 0:
-            admission.pause(pause_left)
+            admission.pause(pause_left)  # before anyone waiting is let through
         self._ready.set_result(admission)
 
     def __repr__(self) -> str:
