@@ -16,6 +16,11 @@ window the server may count) while the limit is unknown:
   without this lost its start: the window then admitted ``calls`` more, and the server saw
   ``calls + 1`` in its first window: one 429 in a burst of 200 at 50/s.)
 
+With the window in a shared store (Redis: ``throttle_storage``,
+``MLFLOW_DEPLOYMENTS_THROTTLE_STORAGE_URI``) there is no early start: other processes learn the
+limit on their own and would admit a full window beside it, so every request waits for the lookup
+(boundedly, as above).
+
 Once known, the endpoint's admission (or None: no limit) is kept here for the process, so a new
 client's first prediction is throttled at once while its own lookup runs.
 """
@@ -31,6 +36,8 @@ import time
 from typing import Any
 
 from async_core import get_runner
+from async_core.limits import open_store
+from mlflow.utils.throttling import storage_uri_default
 
 # Callers other than the one early start wait this long at most for the lookup (and never
 # past their own deadline); then they go, counted like the early start.
@@ -139,10 +146,11 @@ class Provisional:
     # ------------------------------------------------------------------ admission API
 
     async def reserve(self, timeout: float | None = None) -> Any:
-        with self._lock:
-            if not self.known and not self._first_taken:
-                self._first_taken = True
-                return self._early_slot()  # the one request that never waits for the lookup
+        if not self.known and not _shared_window():
+            with self._lock:
+                if not self.known and not self._first_taken:
+                    self._first_taken = True
+                    return self._early_slot()  # the one request that never waits for the lookup
         if not self.known:
             bound = LOOKUP_WAIT if timeout is None else max(0.0, min(timeout, LOOKUP_WAIT))
             began = time.monotonic()
@@ -230,6 +238,16 @@ class Provisional:
     def __repr__(self) -> str:
         state = "unknown" if not self.known else repr(self._known)
         return f"<Provisional limit of {self.key!r}: {state}>"
+
+
+def _shared_window() -> bool:
+    """Whether the limit's window will live in a store other processes share. Their early
+    starts could not be carried into it before their neighbours' admissions (each process
+    learns the limit on its own), so there every request waits for the lookup."""
+    try:
+        return open_store(storage_uri_default()).shared
+    except ValueError:  # a bad URI: reported when the limit is resolved
+        return False
 
 
 _carrying: set[asyncio.Future] = set()
