@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from async_core import get_runner
+from mlflow.deployments import _provisional
 from mlflow.deployments._limit_values import check_user_limit, limit_problem
 from mlflow.environment_variables import MLFLOW_DEPLOYMENTS_CLIENT_THROTTLE
 from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
@@ -40,9 +41,6 @@ DEFAULT_REFRESH_INTERVAL = 60.0
 _RETRY_FAILED_FETCH = 10.0
 # The fetch must not hold predictions up for long: short timeout, no retries.
 FETCH_TIMEOUT = 10
-# A prediction waits for the lookup at most this long (and never past its own timeout); then it
-# goes unthrottled while the lookup finishes in the background.
-LOOKUP_WAIT = 2.0
 # Keys that mean "one budget per route" rather than naming a budget shared between routes.
 _PER_ROUTE_KEYS = frozenset({"user", "route", "endpoint"})
 
@@ -176,11 +174,15 @@ class _Entry:
 class AdvertisedLimits:
     """The limit each endpoint of a gateway advertises, cached and refreshed in the background.
 
-    The first prediction to an endpoint waits for one fetch (shared by every concurrent caller,
-    in any thread or event loop: the fetch runs on the background runner's loop). Later ones use
-    the cached value at once; a stale value triggers a refresh and stays in force meanwhile. A
-    fetch that fails leaves the endpoint unthrottled (or on its last known limit), logged at
-    debug level, and is retried after a short delay.
+    No prediction waits for this client's lookup to start: the first prediction to an endpoint
+    starts the fetch (shared by every concurrent caller, in any thread or event loop: it runs on
+    the background runner's loop) and goes through the endpoint's process-wide
+    :class:`~mlflow.deployments._provisional.Provisional` admission until an answer arrives
+    (one request goes at once, the others wait for the answer, boundedly; every early start is
+    counted in the window). Later predictions use the cached value at once; a stale value
+    triggers a refresh and stays in force meanwhile. A fetch that fails leaves the endpoint
+    unthrottled (or on its last known limit), logged at debug level, and is retried after a
+    short delay.
     """
 
     __slots__ = (
@@ -204,39 +206,53 @@ class AdvertisedLimits:
 
     def note(self, endpoint: str, limit: Any) -> None:
         """Record a limit seen in a ``get_endpoint`` / ``list_endpoints`` answer."""
-        self._entries[endpoint] = _Entry(limit, time.monotonic() + self.refresh_interval)
+        entry = _Entry(limit, time.monotonic() + self.refresh_interval)
+        self._entries[endpoint] = entry
+        self._promote(endpoint, entry)
 
     def forget(self) -> None:
         self._entries.clear()
 
-    async def admission(self, endpoint: str, wait: float | None = None):
-        """The admission of ``endpoint``'s advertised limit, or None (not throttled).
+    def _key(self, endpoint: str) -> str:
+        return f"{_target_of(self.target_uri)}/{quote(endpoint, safe='')}"
 
-        A caller waits for the lookup at most ``LOOKUP_WAIT`` seconds and never longer than
-        ``wait`` (its own timeout); past that it goes unthrottled while the lookup finishes.
-        """
-        if self._pid != os.getpid():
-            self._after_fork()
-        entry = self._entries.get(endpoint)
-        if entry is None:
-            bound = LOOKUP_WAIT if wait is None else max(0.0, min(wait, LOOKUP_WAIT))
-            try:
-                await asyncio.wait_for(
-                    asyncio.shield(asyncio.wrap_future(self._start_fetch(endpoint))), bound
-                )
-            except asyncio.TimeoutError:
-                return None
-            entry = self._entries.get(endpoint)
-            if entry is None:  # forgotten meanwhile: not throttled this once
-                return None
-        elif entry.expires <= time.monotonic() and (
-            entry.refreshing is None or entry.refreshing.done()  # done: it was cancelled
-        ):
-            entry.refreshing = self._start_fetch(endpoint)
+    def _resolve(self, endpoint: str, entry: _Entry) -> Any:
         if not entry.resolved:
             entry.admission = advertised_admission(self.target_uri, endpoint, entry.limit)
             entry.resolved = True
         return entry.admission
+
+    def _promote(self, endpoint: str, entry: _Entry) -> None:
+        # Predictions made while the limit was unknown wait on (and were counted by) the
+        # endpoint's provisional admission: hand it the answer.
+        pending = _provisional.provisional(self._key(endpoint), create=False)
+        if pending is not None:
+            pending.promote(self._resolve(endpoint, entry))
+
+    async def admission(self, endpoint: str):
+        """The admission of ``endpoint``'s advertised limit, or None (not throttled). Never
+        waits for the lookup: while it runs, the endpoint's provisional admission applies."""
+        if self._pid != os.getpid():
+            self._after_fork()
+        pending = _provisional.provisional(self._key(endpoint), create=False)
+        if pending is not None and not pending.known:
+            # A lookup is under way, or early starts are still being carried into the window:
+            # queue behind them.
+            if endpoint not in self._entries:
+                self._start_fetch(endpoint)  # deduplicated; keeps an answer coming
+            return pending
+        entry = self._entries.get(endpoint)
+        if entry is None:
+            # Created before the fetch starts, so the fetch's answer always finds it.
+            pending = _provisional.provisional(self._key(endpoint))
+            self._start_fetch(endpoint)
+            # Known from another client's lookup: throttled at once (our own lookup refreshes).
+            return pending.admission if pending.known else pending
+        if entry.expires <= time.monotonic() and (
+            entry.refreshing is None or entry.refreshing.done()  # done: it was cancelled
+        ):
+            entry.refreshing = self._start_fetch(endpoint)
+        return self._resolve(endpoint, entry)
 
     def _after_fork(self) -> None:
         # The parent's fetches ran on its runner loop, which this process does not have.
@@ -275,6 +291,7 @@ class AdvertisedLimits:
             if old is not None:
                 entry.admission, entry.resolved = old.admission, old.resolved
             self._entries[endpoint] = entry
+            self._promote(endpoint, entry)  # those waiting go: unthrottled, or on the last limit
         else:
             self.note(endpoint, limit)
         finally:

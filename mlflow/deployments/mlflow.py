@@ -140,10 +140,9 @@ class MlflowDeploymentClient(
             return found[1]
         if not _limits.throttle_enabled(self.__dict__.get("throttle")):
             return None
-        # Waiting for a lookup another prediction started never outlasts this one's timeout.
-        return await self._advertised_limits().admission(
-            endpoint, wait=MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT.get()
-        )
+        # Never waits for the lookup; until it answers, the endpoint's provisional admission
+        # applies (one request at once, the others wait for it within their deadline).
+        return await self._advertised_limits().admission(endpoint)
 
     # --- transport ---------------------------------------------------------------------------
     async def _acall_endpoint(

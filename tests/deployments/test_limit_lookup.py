@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 
 from async_core import run_sync
-from mlflow.deployments import MlflowDeploymentClient, _limits, get_deploy_client
+from mlflow.deployments import MlflowDeploymentClient, _provisional, get_deploy_client
 from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
 
 CHAT = {"messages": [{"role": "user", "content": "hi"}]}
@@ -122,17 +122,23 @@ def test_an_unusable_period_is_reported_but_never_reaches_the_throttle(period, c
 
 @pytest.mark.timeout(30)
 def test_the_limit_lookup_is_bounded_and_never_outlasts_the_prediction(monkeypatch):
-    monkeypatch.setattr(_limits, "LOOKUP_WAIT", 0.3)
+    monkeypatch.setattr(_provisional, "LOOKUP_WAIT", 0.3)
     with OddGateway({"calls": 5, "renewal_period": "minute"}, lookup_delay=8) as gateway_url:
         client = get_deploy_client(gateway_url)
-        # The lookup hangs for 8 s; the prediction waits for it at most 0.3 s, then goes.
+        # The lookup hangs for 8 s; the first prediction does not wait for it at all, the
+        # second waits at most 0.3 s, then goes (counted once the limit is known).
         done = threading.Event()
         threading.Thread(
-            target=lambda: (client.predict(endpoint="odd", inputs=CHAT), done.set()),
+            target=lambda: (
+                client.predict(endpoint="odd", inputs=CHAT),
+                client.predict(endpoint="odd", inputs=CHAT),
+                done.set(),
+            ),
             daemon=True,
         ).start()
-        assert done.wait(6), "the prediction waited for the whole lookup"
-        assert run_sync(client._aendpoint_admission("odd")) is None  # unthrottled meanwhile
+        assert done.wait(6), "a prediction waited for the whole lookup"
+        admission = run_sync(client._aendpoint_admission("odd"))
+        assert isinstance(admission, _provisional.Provisional) and not admission.known
 
 
 @pytest.mark.timeout(30)

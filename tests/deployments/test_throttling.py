@@ -21,6 +21,7 @@ from mlflow.deployments import (
     MlflowDeploymentClient,
     get_deploy_client,
 )
+from mlflow.deployments._provisional import Provisional
 from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
 from mlflow.gateway.config import Limit
 from mlflow.testing import GatewayEndpoint, GatewayServer
@@ -56,6 +57,17 @@ def server():
     server.stop_thread()
 
 
+def settled(client, endpoint):
+    """The client's admission for ``endpoint`` once its limit lookup has answered (predictions
+    never wait for the lookup; until it answers they go through a provisional admission)."""
+    deadline = time.monotonic() + 5
+    while True:
+        admission = run_sync(client._aendpoint_admission(endpoint))
+        if not isinstance(admission, Provisional) or time.monotonic() > deadline:
+            return admission
+        time.sleep(0.01)
+
+
 def parts(admission) -> list[Admission]:
     return list(admission.parts) if isinstance(admission, Throttled) else [admission]
 
@@ -72,34 +84,34 @@ def test_the_advertised_limit_is_read_once_and_shared_by_concurrent_predictions(
     assert len(run_sync(many())) == 20
     client.predict(endpoint="chat", inputs=CHAT)
     assert len(server.requests_to(GET_CHAT)) == 1  # one fetch for 21 predictions
-    admission = run_sync(client._aendpoint_admission("chat"))
+    admission = settled(client, "chat")
     assert (admission.calls, admission.period) == (1000, 1.0)
     assert admission.scope == f"{server.base_url}/endpoints/chat"
     # Another client of the same gateway shares the same limiter.
     other = get_deploy_client(server.base_url)
-    assert run_sync(other._aendpoint_admission("chat")) is admission
+    assert settled(other, "chat") is admission
 
 
 def test_a_stale_limit_is_refreshed_in_the_background_and_then_applies(server):
     client = MlflowDeploymentClient(server.base_url, limit_refresh_interval=0.2)
     client.predict(endpoint="chat", inputs=CHAT)
-    first = run_sync(client._aendpoint_admission("chat"))
+    first = settled(client, "chat")
     server.endpoints["chat"].limit = {"calls": 500, "renewal_period": "minute"}
     time.sleep(0.3)
     # The stale limit serves this prediction at once while the refresh runs.
-    assert run_sync(client._aendpoint_admission("chat")) is first
+    assert settled(client, "chat") is first
     deadline = time.monotonic() + 5
     while len(server.requests_to(GET_CHAT)) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
     time.sleep(0.05)
-    refreshed = run_sync(client._aendpoint_admission("chat"))
+    refreshed = settled(client, "chat")
     assert (refreshed.calls, refreshed.period) == (500, 60.0)
 
 
 def test_an_endpoint_without_a_limit_is_not_throttled(server):
     client = get_deploy_client(server.base_url)
     assert client.predict(endpoint="free", inputs=CHAT)["object"] == "chat.completion"
-    assert run_sync(client._aendpoint_admission("free")) is None
+    assert settled(client, "free") is None
     assert run_sync(client._apredict_admission("free")) is None
 
 
@@ -117,7 +129,7 @@ def test_a_failed_limit_fetch_does_not_fail_the_prediction(server, caplog):
     client = get_deploy_client(server.base_url)
     with caplog.at_level(logging.DEBUG, logger="mlflow.deployments._limits"):
         assert client.predict(endpoint="chat", inputs=CHAT)["object"] == "chat.completion"
-    assert run_sync(client._aendpoint_admission("chat")) is None  # unthrottled for now
+        assert settled(client, "chat") is None  # unthrottled for now
     record = next(r for r in caplog.records if r.name == "mlflow.deployments._limits")
     assert record.levelno == logging.DEBUG and "Could not read the rate limit" in record.message
 
@@ -158,15 +170,15 @@ def test_an_unusable_advertised_limit_warns_once_and_is_not_applied(limit, caplo
 def test_throttling_can_be_turned_off_by_flag_or_environment(server, monkeypatch):
     client = MlflowDeploymentClient(server.base_url, throttle=False)
     client.predict(endpoint="chat", inputs=CHAT)
-    assert run_sync(client._aendpoint_admission("chat")) is None
+    assert settled(client, "chat") is None
     monkeypatch.setenv("MLFLOW_DEPLOYMENTS_CLIENT_THROTTLE", "false")
     client = get_deploy_client(server.base_url)
     client.predict(endpoint="chat", inputs=CHAT)
-    assert run_sync(client._aendpoint_admission("chat")) is None
+    assert settled(client, "chat") is None
     assert server.requests_to(GET_CHAT) == []  # not even read
     # The flag wins over the environment.
     client = MlflowDeploymentClient(server.base_url, throttle=True)
-    assert run_sync(client._aendpoint_admission("chat")) is not None
+    assert settled(client, "chat") is not None
 
 
 def test_a_bad_throttle_setting_is_a_clear_error(server, monkeypatch):
@@ -196,8 +208,8 @@ def test_scope_is_the_endpoint_unless_the_key_names_a_shared_budget(key, shared)
     server.start_in_thread()
     try:
         client = get_deploy_client(server.base_url)
-        a = run_sync(client._aendpoint_admission("a"))
-        b = run_sync(client._aendpoint_admission("b"))
+        a = settled(client, "a")
+        b = settled(client, "b")
     finally:
         server.stop_thread()
     assert (a is b) is shared
@@ -208,7 +220,7 @@ def test_scope_is_the_endpoint_unless_the_key_names_a_shared_budget(key, shared)
 def test_the_scope_never_holds_credentials():
     client = MlflowDeploymentClient("https://alice:s3cret@gateway.example.com:8443/base?token=t0k")
     client.set_limit("chat", Limit(calls=5, renewal_period="second"))
-    admission = run_sync(client._aendpoint_admission("chat"))
+    admission = settled(client, "chat")
     assert admission.scope == "https://gateway.example.com:8443/base/endpoints/chat"
     assert "s3cret" not in repr(admission) and "t0k" not in repr(admission)
 
@@ -217,14 +229,14 @@ def test_the_scope_never_holds_credentials():
 def test_set_limit_overrides_the_advertised_limit_and_none_turns_it_off(server):
     client = get_deploy_client(server.base_url)
     client.set_limit("chat", Limit(calls=7, renewal_period="minute"))
-    admission = run_sync(client._aendpoint_admission("chat"))
+    admission = settled(client, "chat")
     assert (admission.calls, admission.period) == (7, 60.0)
     client.set_limit("chat", None)
-    assert run_sync(client._aendpoint_admission("chat")) is None
+    assert settled(client, "chat") is None
     client.predict(endpoint="chat", inputs=CHAT)
     assert server.requests_to(GET_CHAT) == []  # an override needs no fetch
     client.clear_limit("chat")
-    assert run_sync(client._aendpoint_admission("chat")).calls == 1000  # advertised again
+    assert settled(client, "chat").calls == 1000  # advertised again
 
 
 @pytest.mark.parametrize(
@@ -306,7 +318,7 @@ def test_set_limit_works_on_a_plugin_that_skips_our_init():
 
     client = NoInit("fake://x")
     client.set_limit("e", Limit(calls=3, renewal_period="minute"))
-    assert run_sync(client._aendpoint_admission("e")).calls == 3
+    assert settled(client, "e").calls == 3
 
 
 # --- the throttle block -----------------------------------------------------------------------
@@ -375,6 +387,7 @@ def test_a_block_reaches_blocking_calls_threads_and_predictions(server):
     with block:
         assert run_sync(seen_on_the_runner()) == (block.admission, block.admission)
         client = get_deploy_client(server.base_url)
+        settled(client, "chat")
         combined = run_sync(client._apredict_admission("chat"))
         assert [(p.calls, p.period) for p in parts(combined)] == [(1000, 1.0), (50, 1.0)]
     assert run_sync(seen_on_the_runner()) == (None, None)
@@ -452,6 +465,7 @@ def test_the_client_does_not_spend_the_blocks_budget_on_reading_limits(server):
     thread.start()
     thread.join(10)
     assert not thread.is_alive()
+    settled(client, "chat")  # the read runs beside the prediction: let it answer
     assert len(server.requests_to(GET_CHAT)) == 1
     assert len(server.requests_to("/endpoints/chat/invocations")) == 1
 
@@ -466,5 +480,10 @@ def test_predictions_and_streams_go_through_the_advertised_limit(server, record_
 
     assert run_sync(stream())
     sent = [c["_admission"] for c in record_http]  # the limit's own read is not a prediction
-    assert len(sent) == 3 and sent[0] is sent[1] is sent[2]
-    assert (sent[0].calls, sent[0].scope) == (1000, f"{server.base_url}/endpoints/chat")
+    # The first went through the provisional admission (the read ran beside it), which
+    # hands over to the advertised limit once it is known.
+    assert len(sent) == 3 and isinstance(sent[0], Provisional)
+    advertised = settled(client, "chat")
+    assert (advertised.calls, advertised.scope) == (1000, f"{server.base_url}/endpoints/chat")
+    assert all(s is advertised or (isinstance(s, Provisional) and s.admission is advertised)
+               for s in sent)
