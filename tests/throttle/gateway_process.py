@@ -1,4 +1,4 @@
-"""The loopback MLflow gateway (``benchmarks.servers.GatewayServer``) in a process of its own, as
+"""The loopback MLflow gateway (``mlflow.testing.GatewayServer``) in a process of its own, as
 a real gateway would be: the tests' threads and loops cannot delay its clock or its windows.
 
 ``python tests/throttle/gateway_process.py '<endpoints JSON>'`` prints its port, then serves the
