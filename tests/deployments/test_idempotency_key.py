@@ -56,7 +56,9 @@ def test_mlflow_client_predict(recording_server):
     assert _keys(recording_server)[2:] == [None, "order-7"]
 
 
-async def test_mlflow_client_apredict_and_streams(recording_server):
+async def test_mlflow_client_apredict_and_streams(recording_server, monkeypatch):
+    # No limit lookup: it runs beside the first prediction and could take a scripted reply.
+    monkeypatch.setenv("MLFLOW_DEPLOYMENTS_CLIENT_THROTTLE", "false")
     client = get_deploy_client(recording_server.url)
     await client.apredict(endpoint="chat", inputs=CHAT, idempotency_key=False)
     recording_server.script(SSE, SSE)
