@@ -44,22 +44,24 @@ class MemoryStore:
             self._orphans.pop(key, None)
         self._sweep_above = max(_SWEEP_ABOVE, 2 * len(self._windows))
 
-    def _window(self, window: Window) -> SlidingWindow:
-        found = self._windows.get(window.key)
+    def _window(self, window: Window, key: str | None = None) -> SlidingWindow:
+        key = window.key if key is None else key
+        found = self._windows.get(key)
         if found is None:
             pause = self._pauses.setdefault(window.scope, PauseCell())
             found = SlidingWindow(window.calls, window.period, window.guard, pause)
-            self._windows[window.key] = found
-            self._pending[window.key] = set()
+            self._windows[key] = found
+            self._pending[key] = set()
         return found
 
     def admit_now(self, window: Window, *, pending: bool = False, now: float | None = None):
         """:meth:`admit` without the coroutine, for callers that cannot await."""
         at = self.clock() if now is None else now
+        key = window.key
         with self._lock:
             if len(self._windows) > self._sweep_above:
                 self._sweep(at)
-            sliding = self._window(window)
+            sliding = self._window(window, key)
             free_at = sliding.next_start(at)
             admitted = free_at <= at
             token = None
@@ -67,14 +69,13 @@ class MemoryStore:
                 if pending:
                     sliding.reserve()
                     token = f"p{next(self._ids)}"
-                    self._pending[window.key].add(token)
+                    self._pending[key].add(token)
                 else:
                     sliding.record(at)
                     token = f"s{at!r}"
-            starts = sliding.starts(at)
-            used = len(starts) + sliding.pending
-            if starts:
-                reset = starts[0] + window.span - at
+            used, oldest = sliding.occupancy(at)
+            if oldest is not None:
+                reset = oldest + window.span - at
             else:
                 reset = math.inf if sliding.pending else 0.0
         return Decision(
@@ -93,14 +94,15 @@ class MemoryStore:
 
     def settle(self, window: Window, token: str, at: float | None, happened: bool) -> bool:
         """Date (``happened``) or withdraw a start; return whether a place may have freed."""
+        key = window.key
         with self._lock:
-            sliding = self._windows.get(window.key)
+            sliding = self._windows.get(key)
             if sliding is None:
                 return False
             if token.startswith("p"):
-                tokens = self._pending[window.key]
+                tokens = self._pending[key]
                 if token not in tokens:
-                    orphans = self._orphans.get(window.key)
+                    orphans = self._orphans.get(key)
                     if orphans is None or token not in orphans:
                         return False
                     orphans.discard(token)

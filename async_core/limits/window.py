@@ -179,6 +179,12 @@ class SlidingWindow:
             return False
         return True
 
+    def occupancy(self, now: float) -> tuple[int, float | None]:
+        """How many starts count at ``now`` (pending included), and the oldest recorded one."""
+        self._prune(now)
+        starts = self._starts
+        return len(starts) + self._pending, (starts[0] if starts else None)
+
     def starts(self, now: float) -> list[float]:
         """The recorded starts still counted at ``now`` (for tests and diagnostics)."""
         self._prune(now)
