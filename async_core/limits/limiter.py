@@ -17,8 +17,9 @@ import math
 from typing import Any
 
 from async_core.limits.store import Decision, Store, Window
+from async_core.redact import redact_url
 
-__all__ = ["AdmissionTimeout", "LimitSlot", "Limiter"]
+__all__ = ["AdmissionTimeout", "LimitSlot", "Limiter", "check_pause", "check_timeout"]
 
 _logger = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ class AdmissionTimeout(asyncio.TimeoutError):
     """No rate-limit slot became free within the caller's remaining deadline."""
 
 
-def _check_timeout(timeout: Any) -> float | None:
+def check_timeout(timeout: Any) -> float | None:
     if timeout is None:
         return None
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or math.isnan(timeout):
@@ -36,6 +37,25 @@ def _check_timeout(timeout: Any) -> float | None:
             "without limit."
         )
     return None if timeout == math.inf else float(timeout)
+
+
+def check_pause(seconds: Any) -> float:
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, (int, float))
+        or not math.isfinite(seconds)
+        or seconds < 0
+    ):
+        raise ValueError(
+            f"Invalid pause of {seconds!r} seconds: use a non-negative number such as the "
+            "Retry-After value."
+        )
+    return float(seconds)
+
+
+def _wake_up(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 class LimitSlot:
@@ -91,7 +111,8 @@ class Limiter:
         self.window = window
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: collections.deque[asyncio.Future[None]] = collections.deque()
-        self._wake: asyncio.Event | None = None
+        self._wake: asyncio.Future[None] | None = None  # the head's nap, cut short by a poke
+        self._poked = False  # a place may have freed since the head last asked
         self._tasks: set[asyncio.Task] = set()
 
     @property
@@ -121,26 +142,16 @@ class Limiter:
     async def acquire(self, timeout: float | None = None) -> None:
         """Wait for a slot, recorded as starting now. Raises :class:`AdmissionTimeout` if none
         within ``timeout`` seconds; cancellation gives the place in the queue back."""
-        await self._take(_check_timeout(timeout), False)
+        await self._take(check_timeout(timeout), False)
 
     async def reserve(self, timeout: float | None = None) -> LimitSlot:
         """Like :meth:`acquire`, but the start is pending until :meth:`LimitSlot.started`."""
-        token = await self._take(_check_timeout(timeout), True)
+        token = await self._take(check_timeout(timeout), True)
         return LimitSlot(self, token)
 
     def pause(self, seconds: float) -> None:
         """429 feedback: no start of this scope for ``seconds`` (every sharer of the store)."""
-        if (
-            isinstance(seconds, bool)
-            or not isinstance(seconds, (int, float))
-            or not math.isfinite(seconds)
-            or seconds < 0
-        ):
-            raise ValueError(
-                f"Invalid pause of {seconds!r} seconds: use a non-negative number such as the "
-                "Retry-After value."
-            )
-        self._background(self.store.pause(self.scope, seconds))
+        self._background(self.store.pause(self.scope, check_pause(seconds)))
 
     async def __aenter__(self) -> None:
         await self.acquire()
@@ -164,7 +175,7 @@ class Limiter:
                     "This Limiter belongs to another running event loop; use one Limiter per "
                     "loop (async_core.limits.per_loop.LoopLocal keeps one for each)."
                 )
-            self._loop, self._queue, self._wake = loop, collections.deque(), asyncio.Event()
+            self._loop, self._queue, self._wake = loop, collections.deque(), None
         return loop
 
     async def _take(self, timeout: float | None, pending: bool) -> str:
@@ -179,9 +190,13 @@ class Limiter:
         try:
             if deadline is None:
                 await turn
-            else:
-                await asyncio.wait_for(turn, max(deadline - loop.time(), 0.0))
+            elif not turn.done():
+                # asyncio.wait, not wait_for: on 3.11 wait_for can swallow a cancellation.
+                await asyncio.wait((turn,), timeout=max(deadline - loop.time(), 0.0))
+                if not turn.done():
+                    raise self._timeout_error(timeout)
             while True:
+                self._poked = False
                 decision = await self._admit(pending)
                 if decision.admitted:
                     assert decision.token is not None
@@ -191,19 +206,26 @@ class Limiter:
                     wait = max(self.guard, 0.01)
                 if deadline is not None:
                     left = deadline - loop.time()
-                    if left <= 0:
+                    if left <= 0 or (math.isfinite(decision.wait) and decision.wait > left):
+                        # Certain to miss the deadline (bar a start given back): fail now.
                         raise self._timeout_error(timeout)
                     wait = min(wait, left)
-                assert self._wake is not None
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), wait)
-                except asyncio.TimeoutError:
-                    pass
+                if not self._poked:
+                    await self._nap(loop, wait)
         except asyncio.TimeoutError:
             raise self._timeout_error(timeout) from None
         finally:
             self._leave(turn)
+
+    async def _nap(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
+        """Sleep ``seconds``, or until poked; a cancellation always gets through."""
+        wake = self._wake = loop.create_future()
+        timer = loop.call_later(seconds, _wake_up, wake)
+        try:
+            await wake
+        finally:
+            timer.cancel()
+            self._wake = None
 
     async def _admit(self, pending: bool) -> Decision:
         if getattr(self.store, "settle", None) is not None:  # in memory: never suspends
@@ -253,17 +275,25 @@ class Limiter:
         self._background(coro, poke=not happened)
 
     def _poke(self) -> None:
-        loop, wake = self._loop, self._wake
-        if loop is None or wake is None or loop.is_closed():
+        loop = self._loop
+        if loop is None or loop.is_closed():
             return
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
         if running is loop:
-            wake.set()
+            self._wake_head()
         else:
-            loop.call_soon_threadsafe(wake.set)
+            try:
+                loop.call_soon_threadsafe(self._wake_head)
+            except RuntimeError:  # closed meanwhile
+                pass
+
+    def _wake_head(self) -> None:
+        self._poked = True
+        if self._wake is not None:
+            _wake_up(self._wake)
 
     def _background(self, coro: Any, poke: bool = False) -> None:
         """Run a store call on this limiter's loop without making the caller wait for it."""
@@ -281,8 +311,8 @@ class Limiter:
             except Exception as e:  # store down: a pending start expires on its own
                 _logger.debug("Rate-limit store call failed: %s", type(e).__name__)
             else:
-                if poke and self._wake is not None:
-                    self._wake.set()
+                if poke:
+                    self._wake_head()
 
         def spawn() -> None:
             task = loop.create_task(run())
@@ -303,6 +333,7 @@ class Limiter:
 
     def _timeout_error(self, timeout: float | None) -> AdmissionTimeout:
         return AdmissionTimeout(
-            f"No rate-limit slot ({self.calls} calls per {self.period:g} s) within "
+            f"No rate-limit slot for {redact_url(self.scope)!r} ({self.calls} calls per "
+            f"{self.period:g} s) within "
             f"{timeout or 0:g} s; allow a longer request timeout or send fewer requests."
         )

@@ -28,6 +28,7 @@ class MemoryStore:
         self._windows: dict[str, SlidingWindow] = {}
         self._pauses: dict[str, PauseCell] = {}
         self._pending: dict[str, set[str]] = {}
+        self._orphans: dict[str, set[str]] = {}  # pending starts no longer counted (see below)
         self._ids = itertools.count(1)
         self._sweep_above = _SWEEP_ABOVE
 
@@ -40,24 +41,27 @@ class MemoryStore:
         for key in [k for k, w in self._windows.items() if not w.pending and not w.starts(now)]:
             del self._windows[key]
             del self._pending[key]
+            self._orphans.pop(key, None)
         self._sweep_above = max(_SWEEP_ABOVE, 2 * len(self._windows))
 
-    def _window(self, window: Window) -> SlidingWindow:
-        found = self._windows.get(window.key)
+    def _window(self, window: Window, key: str | None = None) -> SlidingWindow:
+        key = window.key if key is None else key
+        found = self._windows.get(key)
         if found is None:
             pause = self._pauses.setdefault(window.scope, PauseCell())
             found = SlidingWindow(window.calls, window.period, window.guard, pause)
-            self._windows[window.key] = found
-            self._pending[window.key] = set()
+            self._windows[key] = found
+            self._pending[key] = set()
         return found
 
     def admit_now(self, window: Window, *, pending: bool = False, now: float | None = None):
         """:meth:`admit` without the coroutine, for callers that cannot await."""
         at = self.clock() if now is None else now
+        key = window.key
         with self._lock:
             if len(self._windows) > self._sweep_above:
                 self._sweep(at)
-            sliding = self._window(window)
+            sliding = self._window(window, key)
             free_at = sliding.next_start(at)
             admitted = free_at <= at
             token = None
@@ -65,14 +69,13 @@ class MemoryStore:
                 if pending:
                     sliding.reserve()
                     token = f"p{next(self._ids)}"
-                    self._pending[window.key].add(token)
+                    self._pending[key].add(token)
                 else:
                     sliding.record(at)
                     token = f"s{at!r}"
-            starts = sliding.starts(at)
-            used = len(starts) + sliding.pending
-            if starts:
-                reset = starts[0] + window.span - at
+            used, oldest = sliding.occupancy(at)
+            if oldest is not None:
+                reset = oldest + window.span - at
             else:
                 reset = math.inf if sliding.pending else 0.0
         return Decision(
@@ -91,14 +94,21 @@ class MemoryStore:
 
     def settle(self, window: Window, token: str, at: float | None, happened: bool) -> bool:
         """Date (``happened``) or withdraw a start; return whether a place may have freed."""
+        key = window.key
         with self._lock:
-            sliding = self._windows.get(window.key)
+            sliding = self._windows.get(key)
             if sliding is None:
                 return False
             if token.startswith("p"):
-                tokens = self._pending[window.key]
+                tokens = self._pending[key]
                 if token not in tokens:
-                    return False
+                    orphans = self._orphans.get(key)
+                    if orphans is None or token not in orphans:
+                        return False
+                    orphans.discard(token)
+                    if happened:  # a late word from an orphan: its start did happen
+                        sliding.record(self.clock() if at is None else at)
+                    return happened
                 tokens.discard(token)
                 if happened:
                     sliding.confirm(self.clock() if at is None else at)
@@ -115,9 +125,29 @@ class MemoryStore:
     async def release(self, window: Window, token: str) -> None:
         self.settle(window, token, None, False)
 
-    async def pause(self, scope: str, seconds: float) -> None:
+    def orphan_pending(self, window: Window) -> None:
+        """Stop counting ``window``'s pending starts: the loop that served their holders is gone
+        (closed, or left behind in a parent process), so they may never settle. One that still
+        reports ``started`` is recorded then."""
+        with self._lock:
+            sliding = self._windows.get(window.key)
+            if sliding is not None:
+                self._orphans.setdefault(window.key, set()).update(self._pending[window.key])
+                self._pending[window.key].clear()
+                sliding.forget_pending()
+
+    def window_state(self, window: Window) -> SlidingWindow:
+        """The live record of ``window`` (for tests and diagnostics)."""
+        with self._lock:
+            return self._window(window)
+
+    def pause_now(self, scope: str, seconds: float) -> None:
+        """:meth:`pause` without the coroutine: no I/O, any thread."""
         with self._lock:
             self._pauses.setdefault(scope, PauseCell()).extend(self.clock() + seconds)
+
+    async def pause(self, scope: str, seconds: float) -> None:
+        self.pause_now(scope, seconds)
 
     async def ping(self) -> None:
         return None

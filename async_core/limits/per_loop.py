@@ -13,14 +13,15 @@ import asyncio
 import threading
 import weakref
 
-from async_core.limits.limiter import Limiter, LimitSlot
+from async_core.limits.facade import SharedLimit
+from async_core.limits.limiter import Limiter, LimitSlot, check_pause
 from async_core.limits.store import Decision, Store, Window
 from async_core.runner import get_runner
 
 __all__ = ["LoopLocal"]
 
 
-class LoopLocal:
+class LoopLocal(SharedLimit):
     """``window`` on ``store`` for every loop and thread of the process."""
 
     def __init__(self, store: Store, window: Window) -> None:
@@ -30,11 +31,6 @@ class LoopLocal:
             weakref.WeakKeyDictionary()
         )
         self._lock = threading.Lock()
-
-    scope = property(lambda self: self.window.scope)
-    calls = property(lambda self: self.window.calls)
-    period = property(lambda self: self.window.period)
-    guard = property(lambda self: self.window.guard)
 
     def limiter(self) -> Limiter:
         """The limiter of the running loop."""
@@ -63,6 +59,7 @@ class LoopLocal:
         return get_runner().run(self.reserve(timeout))
 
     def pause(self, seconds: float) -> None:
+        seconds = check_pause(seconds)  # here, not later on another loop
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -72,18 +69,6 @@ class LoopLocal:
 
     def _pause_here(self, seconds: float) -> None:
         self.limiter().pause(seconds)
-
-    async def __aenter__(self) -> None:
-        await self.acquire()
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        return None
-
-    def __enter__(self) -> None:
-        self.acquire_blocking()
-
-    def __exit__(self, *exc_info: object) -> None:
-        return None
 
     def __repr__(self) -> str:
         return (

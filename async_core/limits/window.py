@@ -1,7 +1,7 @@
 """Pure sliding-window admission logic for the throttle: no asyncio, no clock of its own.
 
 Every method takes ``now`` from the caller, so the rules can be tested with made-up times and no
-sleeping. ``async_core.throttle`` drives it from one event loop with ``loop.time()``.
+sleeping. The memory store (``async_core.limits.memory``) drives it under a lock with its clock.
 
 The rule: a start at ``now`` is admitted only while fewer than ``calls`` starts lie in
 ``(now - span, now]``, where ``span = period + guard``. Hence any ``calls + 1`` starts span at
@@ -178,6 +178,12 @@ class SlidingWindow:
         except ValueError:
             return False
         return True
+
+    def occupancy(self, now: float) -> tuple[int, float | None]:
+        """How many starts count at ``now`` (pending included), and the oldest recorded one."""
+        self._prune(now)
+        starts = self._starts
+        return len(starts) + self._pending, (starts[0] if starts else None)
 
     def starts(self, now: float) -> list[float]:
         """The recorded starts still counted at ``now`` (for tests and diagnostics)."""
