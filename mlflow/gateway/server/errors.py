@@ -34,12 +34,15 @@ _REASONS = {404: "Not Found", 405: "Method Not Allowed"}
 def json_response(
     payload: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> web.Response:
-    return web.Response(
-        body=json.dumps(payload, separators=(",", ":")).encode(),
-        status=status,
-        headers=headers,
-        content_type="application/json",
-    )
+    # One encoder for the process (json.dumps with options builds one per call), and the
+    # Content-Type given as a header (the content_type argument is parsed and rebuilt).
+    all_headers = {**headers, _CONTENT_TYPE: _JSON} if headers else {_CONTENT_TYPE: _JSON}
+    return web.Response(body=_encode(payload).encode(), status=status, headers=all_headers)
+
+
+_CONTENT_TYPE = "Content-Type"
+_JSON = "application/json"
+_encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def error_response(

@@ -29,7 +29,15 @@ def _too_large(size: int | None, limit: int) -> AIGatewayException:
     )
 
 
+#: The parsed body, kept for a second reader of the same request (the rate-limit layer reads
+#: ``model`` on /v1 before the handler does): parsed once.
+_PARSED_KEY = web.RequestKey("mlflow_gateway_parsed_body", dict)
+
+
 async def read_json_object(request: web.Request, limit: int) -> dict[str, Any]:
+    parsed = request.get(_PARSED_KEY)
+    if parsed is not None:
+        return parsed
     length = request.content_length
     if length is not None and length > limit:
         raise _too_large(length, limit)
@@ -68,6 +76,7 @@ async def read_json_object(request: web.Request, limit: int) -> dict[str, Any]:
                 }
             ]
         )
+    request[_PARSED_KEY] = payload
     return payload
 
 

@@ -278,9 +278,15 @@ async def _plain_endpoint(request: web.Request) -> Any:
     return None if destination is None else destination.endpoint
 
 
-def _middleware(limiter: GatewayRateLimiter):
+def _middleware(limiter: GatewayRateLimiter, config_only: bool = False):
+    # config_only: every endpoint comes from the YAML (database-backed endpoints carry limits
+    # the runtime does not know about, so they always take the full path).
     @web.middleware
     async def ratelimit(request: web.Request, handler):
+        holder = request.app.get(RUNTIME_KEY) if config_only else None
+        if holder is not None and not holder.current.has_limits:
+            # No endpoint has a limit: no body read, no store call, no headers.
+            return await handler(request)
         try:
             endpoint = await _plain_endpoint(request)
             if endpoint is not None:
@@ -326,7 +332,7 @@ def install(app: web.Application, options: ServerOptions) -> None:
     """Add the rate-limit middleware, its readiness check and its cleanup to ``app``."""
     limiter = GatewayRateLimiter(options)
     app[RATE_LIMITER_KEY] = limiter
-    app.middlewares.append(_middleware(limiter))
+    app.middlewares.append(_middleware(limiter, config_only=not options.backend_store_uri))
     state = app.get(STATE_KEY)
     if state is not None and limiter.store.shared:
         state.readiness_checks.append(limiter.ready)

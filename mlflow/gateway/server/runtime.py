@@ -58,6 +58,8 @@ class Target:
 class Runtime:
     config: GatewayConfig
     targets: dict[str, Target] = field(default_factory=dict)
+    #: Whether any endpoint has a ``limit`` (without one, the rate-limit layer skips requests).
+    has_limits: bool = True
 
     @property
     def endpoints(self) -> list[EndpointConfig]:
@@ -138,4 +140,5 @@ def build_runtime(
             ),
         )
         targets[route.name] = Target(route.name, task_type, split=split)
-    return Runtime(config=config, targets=targets)
+    has_limits = any(getattr(e, "limit", None) is not None for e in config.endpoints)
+    return Runtime(config=config, targets=targets, has_limits=has_limits)

@@ -10,9 +10,13 @@ from async_core.sse import DONE, encode
 __all__ = ["DONE", "encode_data", "encode_error"]
 
 
+# One encoder for the process: json.dumps with options builds a new one per call (per chunk).
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def encode_data(payload: Any) -> bytes:
-    return encode(json.dumps(payload, separators=(",", ":")))
+    return encode(_dumps(payload))
 
 
 def encode_error(payload: Any) -> bytes:
-    return encode(json.dumps(payload, separators=(",", ":")), event="error")
+    return encode(_dumps(payload), event="error")
