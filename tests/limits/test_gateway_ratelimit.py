@@ -94,7 +94,9 @@ async def test_one_counter_per_endpoint_across_every_alias_and_mlflows_429() -> 
             assert response.status == 200  # another endpoint, no limit
         assert app[ratelimit.RATE_LIMITER_KEY].refusals == 3
     assert [info.rate_limited for info in SEEN] == [False] * 3 + [True] * 3 + [False]
-    assert [info.endpoint for info in SEEN][:3] == ["chat"] * 3
+    # Refusals too carry their endpoint and provider: metrics and the access log label them.
+    assert [info.endpoint for info in SEEN] == ["chat"] * 6 + ["free"]
+    assert {info.provider for info in SEEN} == {"openai"}
 
 
 async def test_retry_after_is_the_real_time_to_the_next_slot() -> None:

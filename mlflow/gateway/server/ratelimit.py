@@ -249,8 +249,8 @@ async def check(request: web.Request, endpoint: Any) -> None:
         await limiter.check(request, endpoint)
 
 
-async def _plain_endpoint(request: web.Request) -> Any:
-    """The endpoint a named or ``/v1`` invocation reaches directly (None for traffic routes,
+async def _plain_destination(request: web.Request) -> Any:
+    """The destination a named or ``/v1`` invocation reaches directly (None for traffic routes,
     unknown names and other paths: those are checked, if at all, by the invocation loop)."""
     if request.method != "POST":
         return None
@@ -274,8 +274,7 @@ async def _plain_endpoint(request: web.Request) -> Any:
         return None
     holder = request.app.get(RUNTIME_KEY)
     target = None if holder is None else holder.current.resolve(name)
-    destination = getattr(target, "destination", None)
-    return None if destination is None else destination.endpoint
+    return getattr(target, "destination", None)
 
 
 def _middleware(limiter: GatewayRateLimiter, config_only: bool = False):
@@ -288,9 +287,12 @@ def _middleware(limiter: GatewayRateLimiter, config_only: bool = False):
             # No endpoint has a limit: no body read, no store call, no headers.
             return await handler(request)
         try:
-            endpoint = await _plain_endpoint(request)
-            if endpoint is not None:
-                await limiter.check(request, endpoint)
+            destination = await _plain_destination(request)
+            if destination is not None:
+                info = request.get(REQUEST_INFO_KEY)
+                if info is not None:  # a refusal is counted under its endpoint, not ""
+                    info.endpoint, info.provider = destination.name, destination.provider_name
+                await limiter.check(request, destination.endpoint)
             response = await handler(request)
         except RateLimited as refusal:
             response = None
