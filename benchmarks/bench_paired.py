@@ -102,8 +102,13 @@ def child(url: str, workload: str, rounds: int, turn: int) -> dict:
 
 
 # --- the driver -----------------------------------------------------------------------------------
-def _upstream(python: str):
-    proc = subprocess.Popen([python, str(HERE / "echo_server.py")], stdin=subprocess.PIPE,
+def _pin(cpus: str | None) -> list[str]:
+    return ["taskset", "-c", cpus] if cpus else []
+
+
+def _upstream(python: str, cpus: str | None = None):
+    proc = subprocess.Popen([*_pin(cpus), python, str(HERE / "echo_server.py")],
+                            stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
     return proc, f"http://127.0.0.1:{int(proc.stdout.readline())}"
 
@@ -111,7 +116,8 @@ def _upstream(python: str):
 def _run_child(tree: str, url: str, workload: str, args, env_extra: dict) -> dict:
     env = {**os.environ, "PYTHONPATH": tree, **env_extra}
     out = subprocess.run(
-        [sys.executable, __file__, "--child", url, workload, str(args.rounds), str(args.turn)],
+        [*_pin(args.client_cpus), sys.executable, __file__, "--child", url, workload,
+         str(args.rounds), str(args.turn)],
         env=env, capture_output=True, text=True, timeout=600, cwd=tree,
     )
     if out.returncode:
@@ -143,13 +149,16 @@ def main() -> None:
     parser.add_argument("--turn", type=int, default=500)
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
     parser.add_argument("--variants", default="before,after,after-stock",
-                        help="after-stock: the after tree with ASYNC_CORE_NO_UVLOOP=1")
+                        help="X-stock: tree X with ASYNC_CORE_NO_UVLOOP=1")
     parser.add_argument("--out", default=None)
+    parser.add_argument("--client-cpus", default=None, help="taskset -c list for the client")
+    parser.add_argument("--server-cpus", default=None, help="taskset -c list for the upstream")
     args = parser.parse_args()
     trees = {"before": (args.before, {}), "after": (args.after, {}),
+             "before-stock": (args.before, {"ASYNC_CORE_NO_UVLOOP": "1"}),
              "after-stock": (args.after, {"ASYNC_CORE_NO_UVLOOP": "1"})}
     variants = args.variants.split(",")
-    proc, url = _upstream(sys.executable)
+    proc, url = _upstream(sys.executable, args.server_cpus)
     report: dict = {}
     try:
         for workload in args.workloads.split(","):

@@ -51,6 +51,12 @@ class RequestHeaderProviderRegistry:
 def _merge(providers: Iterable[RequestHeaderProvider]) -> dict[str, tuple[str, str]]:
     merged: dict[str, tuple[str, str]] = {}  # lower-cased name -> (name as first set, value)
     for provider in providers:
+        if provider.__class__ is DefaultRequestHeaderProvider:
+            # Always in context, constant headers: merged without the calls and the dict copy.
+            for key, name, value in _DEFAULT_ITEMS:
+                previous = merged.get(key)
+                merged[key] = (previous[0], f"{previous[1]} {value}") if previous else (name, value)
+            continue
         try:
             if not provider.in_context():
                 continue
@@ -66,20 +72,25 @@ def _merge(providers: Iterable[RequestHeaderProvider]) -> dict[str, tuple[str, s
     return merged
 
 
+def _with_defaults(request_headers: Mapping[str, str] | None) -> dict[str, str]:
+    """The default headers with ``request_headers`` applied (replacing any name, in any case)."""
+    headers = dict(_DEFAULT_HEADERS)
+    if request_headers:
+        for name, value in request_headers.items():
+            default_name = _DEFAULT_NAMES.get(name.lower())
+            if default_name is not None:
+                del headers[default_name]
+            headers[name] = value
+    return headers
+
+
 def resolve_request_headers(request_headers: Mapping[str, str] | None = None) -> dict[str, str]:
     """A new dict of the headers of every in-context provider, in registration order, with
     ``request_headers`` applied last (they replace a merged header of the same name)."""
     providers = _request_header_provider_registry._registry
-    if len(providers) == 1 and type(providers[0]) is DefaultRequestHeaderProvider:
+    if len(providers) == 1 and providers[0].__class__ is DefaultRequestHeaderProvider:
         # No plugins installed, the usual case: nothing to merge (this runs on every request).
-        headers = dict(_DEFAULT_HEADERS)
-        if request_headers:
-            for name, value in request_headers.items():
-                default_name = _DEFAULT_NAMES.get(name.lower())
-                if default_name is not None:
-                    del headers[default_name]
-                headers[name] = value
-        return headers
+        return _with_defaults(request_headers)
     merged = _merge(providers)
     if request_headers:
         for name, value in request_headers.items():
@@ -88,6 +99,7 @@ def resolve_request_headers(request_headers: Mapping[str, str] | None = None) ->
 
 
 _DEFAULT_NAMES = {name.lower(): name for name in _DEFAULT_HEADERS}
+_DEFAULT_ITEMS = tuple((name.lower(), name, value) for name, value in _DEFAULT_HEADERS.items())
 _request_header_provider_registry = RequestHeaderProviderRegistry()
 _request_header_provider_registry.register(DefaultRequestHeaderProvider)
 _request_header_provider_registry.register_entrypoints()
