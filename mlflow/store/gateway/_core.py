@@ -47,6 +47,32 @@ def _exists(kind: str, name: str) -> MlflowException:
     )
 
 
+async def _row_by_id_or_name(
+    session: AsyncSession,
+    model: type,
+    by_name: Callable[[AsyncSession, str], Any],
+    kind: str,
+    key_id: str | None,
+    name: str | None,
+    missing: str,
+) -> Any:
+    """The row with this id, else with this name; a clear error when neither is given or found.
+    ``missing`` names the two parameters, e.g. "endpoint_id or name"."""
+    if key_id:
+        row = await session.get(model, key_id)
+        key = key_id
+    elif name:
+        row = await by_name(session, name)
+        key = name
+    else:
+        raise MlflowException(
+            f"Either {missing} must be provided", error_code=INVALID_PARAMETER_VALUE
+        )
+    if row is None:
+        raise _not_found(kind, key)
+    return row
+
+
 _ID_COUNTER = itertools.count()
 
 

@@ -14,7 +14,6 @@ from mlflow.entities import (
     GatewayEndpointTag,
 )
 from mlflow.exceptions import (
-    INVALID_PARAMETER_VALUE,
     RESOURCE_ALREADY_EXISTS,
     RESOURCE_DOES_NOT_EXIST,
     MlflowException,
@@ -24,6 +23,7 @@ from mlflow.store.gateway._core import (
     _exists,
     _new_id,
     _not_found,
+    _row_by_id_or_name,
 )
 from mlflow.store.gateway.models import (
     SqlEndpoint,
@@ -113,18 +113,9 @@ class EndpointsMixin:
     async def _endpoint_row(
         self, session: AsyncSession, endpoint_id: str | None, name: str | None = None
     ) -> SqlEndpoint:
-        if endpoint_id:
-            row = await session.get(SqlEndpoint, endpoint_id)
-            if row is None:
-                raise _not_found("Endpoint", endpoint_id)
-            return row
-        if name:
-            row = await self._endpoint_by_name(session, name)
-            if row is None:
-                raise _not_found("Endpoint", name)
-            return row
-        raise MlflowException(
-            "Either endpoint_id or name must be provided", error_code=INVALID_PARAMETER_VALUE
+        return await _row_by_id_or_name(
+            session, SqlEndpoint, self._endpoint_by_name, "Endpoint", endpoint_id, name,
+            "endpoint_id or name",
         )
 
     async def _load_endpoints(

@@ -12,15 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mlflow.entities import (
     GatewaySecretInfo,
 )
-from mlflow.exceptions import (
-    INVALID_PARAMETER_VALUE,
-    MlflowException,
-)
 from mlflow.store.gateway import validation
 from mlflow.store.gateway._core import (
     _exists,
     _new_id,
-    _not_found,
+    _row_by_id_or_name,
 )
 from mlflow.store.gateway.models import (
     SqlModelDefinition,
@@ -98,18 +94,9 @@ class SecretsMixin:
     async def _get_secret_row(
         self, session: AsyncSession, secret_id: str | None, secret_name: str | None = None
     ) -> SqlSecret:
-        if secret_id:
-            row = await session.get(SqlSecret, secret_id)
-            if row is None:
-                raise _not_found("Secret", secret_id)
-            return row
-        if secret_name:
-            row = await self._secret_by_name(session, secret_name)
-            if row is None:
-                raise _not_found("Secret", secret_name)
-            return row
-        raise MlflowException(
-            "Either secret_id or secret_name must be provided", error_code=INVALID_PARAMETER_VALUE
+        return await _row_by_id_or_name(
+            session, SqlSecret, self._secret_by_name, "Secret", secret_id, secret_name,
+            "secret_id or secret_name",
         )
 
     async def get_secret_info(
