@@ -166,10 +166,13 @@ def _per_socket_timeout(read_timeout: float | None) -> aiohttp.ClientTimeout:
 
 def _classify_tls_drop(error: BaseException) -> BaseException:
     """Under TLS 1.3 the client finishes its handshake before the server has checked the client
-    certificate; a server that then refuses it (none sent, or untrusted) closes the connection,
-    and asyncio reports a plain disconnect. A fresh TLS 1.3 connection closed before any answer
-    is that refusal: a TLS failure, deterministic, not retried."""
-    if isinstance(error, ReadError) and error.cause == "ServerDisconnectedError":
+    certificate; a server that then refuses it (none sent, or untrusted) closes the connection.
+    asyncio reports a plain disconnect, or a reset when the close beat the alert to our socket
+    (the server dropped our unread request). A fresh TLS 1.3 connection closed or reset before
+    any answer is that refusal: a TLS failure, deterministic, not retried."""
+    if isinstance(error, ReadError) and (
+        error.cause == "ServerDisconnectedError" or error.reason == "connection reset"
+    ):
         return TLSError(
             method=error.method, url=error.url, cause=error.cause,
             reason="the server closed the new TLS 1.3 connection without answering "

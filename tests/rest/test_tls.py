@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+import ssl
+import struct
+import threading
+import time
+
 import pytest
 
 from async_core import TLSError
@@ -83,6 +89,58 @@ async def test_mtls_missing_client_cert_is_not_retried(call, mtls_server, tls_fi
     assert mtls_server.connections <= 2
     assert isinstance(info.value.__cause__, TLSError)
     assert "client certificate" in str(info.value)
+
+
+class _ResettingTLS13Server:
+    """Finishes a TLS 1.3 handshake, reads the request, then resets the connection without an
+    alert: what a client sees when a server's refusal of its certificate loses the race with the
+    reset (the server dropped the client's unread request). Runs on its own thread, so the
+    blocking call can reach it."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        context.minimum_version = ssl.TLSVersion.TLSv1_3
+        self._context = context
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)
+        self.url = f"https://127.0.0.1:{self._listener.getsockname()[1]}"
+        self.connections = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        deadline = time.monotonic() + 60
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            try:
+                raw, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            raw.settimeout(10)
+            try:
+                with self._context.wrap_socket(raw, server_side=True) as conn:
+                    conn.recv(1)
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._listener.close()
+
+
+async def test_a_fresh_tls13_connection_reset_before_any_answer_is_a_tls_failure(call, tls_files):
+    server = _ResettingTLS13Server(tls_files.server_context())
+    try:
+        creds = MlflowHostCreds(server.url, server_cert_path=tls_files.ca_bundle)
+        with pytest.raises(MlflowException) as info:
+            await call(creds, "/secure", "GET", **RETRYING)
+    finally:
+        server.close()
+    assert isinstance(info.value.__cause__, TLSError)
+    assert "client certificate" in str(info.value)
+    assert server.connections <= 2  # aiohttp itself may reconnect once; a retry would show 8
 
 
 async def test_plain_http_ignores_tls_settings(call, server, tls_files):
