@@ -158,7 +158,7 @@ async def test_a_cancelled_waiter_gives_its_place_back(owner: LoopThread, make: 
     with pytest.raises(asyncio.CancelledError):
         await b
     await c
-    assert time.monotonic() - a_started < 0.26 * 1.5
+    assert time.monotonic() - a_started < 0.26 * 1.85
     starts, pending, waiting = state(owner, adm)
     assert (len(starts), pending, waiting) == (1, 0, 0)  # C only (A has left the window)
 
@@ -181,7 +181,7 @@ def test_a_cancelled_waiter_on_the_owner_loop_gives_its_place_back(
         return loop.time() - a_started, adm._window.starts(loop.time())
 
     waited, starts = owner.run(run())
-    assert 0.26 <= waited < 0.26 * 1.5
+    assert 0.26 <= waited < 0.26 * 1.85
     assert len(starts) == 1
 
 
@@ -257,7 +257,7 @@ async def test_a_timed_out_waiter_raises_and_gives_its_place_back(
     assert isinstance(info.value, asyncio.TimeoutError)
     assert "'timeout' (1 calls per 0.25 s) within 0.05 s" in str(info.value)
     await adm.acquire()  # the next caller is not delayed by the timed-out one
-    assert time.monotonic() - started < 0.26 * 1.5
+    assert time.monotonic() - started < 0.26 * 1.85
     starts, _, waiting = state(owner, adm)
     assert len(starts) == 1 and waiting == 0  # the first start has left the window
 

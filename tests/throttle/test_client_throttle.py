@@ -210,7 +210,7 @@ async def test_a_cancelled_waiter_gives_its_place_back(monkeypatch):
         assert [c["tag"] for c in calls_seen] == ["one", "three"]
         gap = calls_seen[1]["at"] - calls_seen[0]["at"]
         # "three" took the next window's slot (~1.02 s), not the one after (~2.04 s).
-        assert 0.99 <= gap < 1.5
+        assert 0.99 <= gap < 1.9
 
 
 def test_cancelling_a_batch_stops_it_and_frees_the_endpoint():
