@@ -30,7 +30,7 @@ from mlflow.gateway.server.options import ServerOptions
 _logger = logging.getLogger(__name__)
 
 #: Where an authenticated request carries its caller id (a name, never a key).
-CALLER_KEY = "mlflow_gateway_caller"
+CALLER_KEY = web.RequestKey("mlflow_gateway_caller", str)
 
 #: Probes and scrapers do not hold keys.
 EXEMPT_PATHS = frozenset({"/health", "/version", "/health/ready", "/metrics"})
