@@ -78,7 +78,8 @@ async def test_async_endpoint_lifecycle(aclient, adatabricks_server):
         "rate_limits": []
     }
     assert await aclient.aupdate_endpoint_ai_gateway("legacy", {"a": 1}) == {"a": 1}
-    with pytest.warns(UserWarning, match="`update_endpoint` method is deprecated"):
+    with pytest.warns(FutureWarning, match="aupdate_endpoint`` is deprecated"), \
+            pytest.warns(UserWarning, match="`update_endpoint` method is deprecated"):
         await aclient.aupdate_endpoint("legacy", {"rate_limits": []})
     assert await aclient.adelete_endpoint("legacy") == {}
     assert adatabricks_server.requests[-2].path.endswith("/legacy/rate-limits")
@@ -122,9 +123,11 @@ def test_create_endpoint_payload_styles(client, databricks_server):
 
 
 def test_deprecated_update_endpoint_picks_the_route(client, databricks_server):
-    with pytest.warns(UserWarning, match="`update_endpoint` method is deprecated"):
+    with pytest.warns(FutureWarning, match="update_endpoint`` is deprecated"), \
+            pytest.warns(UserWarning, match="`update_endpoint` method is deprecated"):
         client.update_endpoint("chat", {"rate_limits": [{"calls": 1, "renewal_period": "minute"}]})
-    with pytest.warns(UserWarning, match="`update_endpoint` method is deprecated"):
+    with pytest.warns(FutureWarning, match="update_endpoint`` is deprecated"), \
+            pytest.warns(UserWarning, match="`update_endpoint` method is deprecated"):
         client.update_endpoint("chat", {"served_entities": [], "rate_limits": []})
     paths = [r.path for r in databricks_server.requests]
     assert paths == [

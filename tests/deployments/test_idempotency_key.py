@@ -88,7 +88,8 @@ async def test_databricks_client_async(databricks, recording_server):
 
 
 def test_legacy_gateway_client_query(recording_server):
-    client = MlflowGatewayClient(recording_server.url)
+    with pytest.warns(FutureWarning, match="MLflow AI gateway is deprecated"):
+        client = MlflowGatewayClient(recording_server.url)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         client.query("chat", CHAT)
