@@ -4,9 +4,11 @@
 
 One fake OpenAI upstream runs in its own process (it counts the TCP connections it accepts); the
 same YAML configures both gateways (one worker each); the same aiohttp load generator drives all
-three targets. Our gateway runs with every layer installed: access log (INFO lines), security
-(Host check, headers), caller API keys, rate limits (the endpoint has no limit), metrics and
-health. Measured per target:
+the targets. A fourth target, a bare aiohttp reverse proxy (``benchmarks/bare_proxy.py``: no
+validation, translation or layers; ``--no-floor`` leaves it out), is the floor under any gateway
+built on aiohttp on this Python. Our gateway runs with every layer installed: access log (INFO
+lines), security (Host check, headers), caller API keys, rate limits (the endpoint has no
+limit), metrics and health. Measured per target:
 
 - throughput at 32 concurrent (requests/s);
 - latency of sequential requests, p50 and p99, and what the gateway adds over direct;
@@ -47,6 +49,8 @@ CONCURRENCY = 32
 CALLER_KEYS_ENV = "BENCH_GATEWAY_CALLER_KEYS"
 CALLER_KEY = "ck-bench-caller-not-a-real-key"
 AUTH = {"Authorization": f"Bearer {CALLER_KEY}"}
+# A bare aiohttp reverse proxy (benchmarks/bare_proxy.py): what no aiohttp gateway can beat.
+FLOOR = "bare aiohttp proxy (floor)"
 
 # --------------------------------------------------------------------------------------------
 # The upstream (run as `python -m benchmarks.bench_gateway --upstream`)
@@ -336,6 +340,9 @@ def main() -> None:
     parser.add_argument("--sequential", type=int, default=500)
     parser.add_argument("--streams", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-floor", action="store_true",
+                        help="leave out the bare aiohttp proxy (the floor under any aiohttp "
+                        "gateway)")
     parser.add_argument("--no-pin", action="store_true",
                         help="let the scheduler place every process (default: pinned)")
     args = parser.parse_args()
@@ -367,6 +374,14 @@ def main() -> None:
         placement["gateways"] = _pin_tree(pid, {0})
         targets.append(("mlflow-aio gateway", f"http://127.0.0.1:{port}",
                         "/endpoints/chat/invocations", pid))
+        if not args.no_floor:
+            port = _free_port()
+            floor = [sys.executable, str(ROOT / "benchmarks" / "bare_proxy.py"), upstream,
+                     str(port)]
+            pid = stack.enter_context(gateway_process(floor, port, str(ROOT), env))
+            _pin_tree(pid, {0})
+            targets.append((FLOOR, f"http://127.0.0.1:{port}", "/endpoints/chat/invocations",
+                            pid))
         mlflow_bin = Path(args.mlflow_venv, "bin", "mlflow")
         if mlflow_bin.exists():
             port = _free_port()
@@ -485,6 +500,15 @@ def write_report(results: list[dict], placement: dict, args) -> None:
             lines.append(f"| added p50 vs MLflow's | <= 0.35x | {lat:.2f}x "
                          f"({ours_added * 1e3:.2f} vs {theirs_added * 1e3:.2f} ms) | "
                          f"{'yes' if lat <= 0.35 else 'no'} |")
+            floor = by.get(FLOOR)
+            if floor is not None and theirs_added > 0:
+                floor_added = floor["p50"] - direct["p50"]
+                lines.append(f"| (the floor) bare aiohttp proxy's added p50 vs MLflow's | - | "
+                             f"{floor_added / theirs_added:.2f}x ({floor_added * 1e3:.2f} ms); "
+                             f"throughput {floor['throughput'] / theirs['throughput']:.2f}x "
+                             "MLflow's; first chunk added "
+                             f"{(floor['first_chunk_p50'] - direct['first_chunk_p50']) * 1e3:.2f}"
+                             " ms | - |")
         lines.append(f"| throughput vs direct | >= 40% | {share:.0%} | "
                      f"{'yes' if share >= 0.4 else 'no'} |")
         lines.append(f"| first chunk added, p50 | <= 1 ms | {first * 1e3:.2f} ms | "
@@ -510,7 +534,7 @@ def _chart(results: list[dict]) -> None:
         print("matplotlib is not installed: no chart")
         return
     names = [r["name"] for r in results]
-    colors = ["#888", "#2a7", "#c55"]
+    colors = ["#888", "#2a7", "#57b", "#c55"]
     fig, (left, middle, right) = plt.subplots(1, 3, figsize=(13, 4))
     left.bar(names, [r["throughput"] for r in results], color=colors[: len(names)])
     left.set_title(f"requests/s at {CONCURRENCY} concurrent")

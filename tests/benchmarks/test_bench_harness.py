@@ -149,3 +149,26 @@ def test_clients_take_turns_and_each_sends_its_count() -> None:
     assert all(run.seconds > 0 for run in runs.values())
     # Warm-ups, then turns of 50, 50, 20, each turn led by the next client in rotation.
     assert order == ["bare", "blocking", "blocking", "bare", "bare", "blocking", "blocking", "bare"]
+
+
+def test_the_floor_proxy_forwards_answers_and_streams_unchanged() -> None:
+    import urllib.request
+
+    from benchmarks import bench_gateway as bg
+
+    def post(url: str, body: dict) -> bytes:
+        request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return reply.read()
+
+    with bg.upstream_process() as (upstream, _):
+        port = bg._free_port()
+        command = [sys.executable, str(ROOT / "benchmarks" / "bare_proxy.py"), upstream, str(port)]
+        with bg.gateway_process(command, port, str(ROOT), dict(os.environ)):
+            proxy = f"http://127.0.0.1:{port}/endpoints/chat/invocations"
+            direct = f"{upstream}/v1/chat/completions"
+            assert post(proxy, bg.CHAT) == post(direct, bg.CHAT)
+            streamed = post(proxy, {**bg.CHAT, "stream": True})
+            assert streamed == post(direct, {**bg.CHAT, "stream": True})
+            assert streamed.endswith(b"data: [DONE]\n\n")
