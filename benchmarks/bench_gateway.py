@@ -545,7 +545,7 @@ def _chart(results: list[dict]) -> None:
     right.bar(names[1:], [r["cpu_us_gateway"] for r in results[1:]], color=colors[1: len(names)])
     right.set_title("gateway CPU, us per request")
     for axis in (left, middle, right):
-        axis.tick_params(axis="x", labelsize=8)
+        axis.tick_params(axis="x", labelsize=8, labelrotation=15)
     fig.tight_layout()
     fig.savefig(RESULTS / "gateway.png", dpi=110)
     print(f"chart: {RESULTS / 'gateway.png'}")
