@@ -80,6 +80,8 @@ async def test_completions_and_embeddings(fake, client):
     comp = provider_for(fake, client, "llm/v1/completions")
     result = await comp.completions({"prompt": "hi"})
     assert result["choices"] == [{"index": 0, "text": "Echo: hi", "finish_reason": "stop"}]
+    sent = fake.requests[-1].json()  # the prompt travels as the user message, not as a field
+    assert "prompt" not in sent and sent["messages"] == [{"role": "user", "content": "hi"}]
     emb = provider_for(fake, client, "llm/v1/embeddings", "embed-english-v3.0")
     result = await emb.embeddings({"input": ["a", "b"]})
     assert fake.requests[-1].path == "/v2/embed"

@@ -196,12 +196,6 @@ class AnthropicProvider(BaseProvider):
             body["stream"] = True
         return body
 
-    @staticmethod
-    def _completion_payload(payload: dict[str, Any]) -> dict[str, Any]:
-        payload = dict(payload)
-        prompt = payload.pop("prompt")
-        return {**payload, "messages": [{"role": "user", "content": prompt}]}
-
     # -- responses ------------------------------------------------------------------------------
 
     def _to_chat(self, resp: dict[str, Any]) -> dict[str, Any]:
@@ -274,7 +268,7 @@ class AnthropicProvider(BaseProvider):
                                         provider=self.provider_name, **chunk)
 
     async def completions(self, payload: dict[str, Any]) -> dict[str, Any]:
-        answer = await self.chat(self._completion_payload(payload))
+        answer = await self.chat(self._as_chat(payload))
         choice = answer["choices"][0]
         u = answer["usage"]
         return shapes.completions_response(
@@ -285,7 +279,7 @@ class AnthropicProvider(BaseProvider):
         )
 
     async def completions_stream(self, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        stream = self.chat_stream(self._completion_payload(payload))
+        stream = self.chat_stream(self._as_chat(payload))
         async with aclosing(stream) as chunks:
             async for chunk in chunks:
                 choice = chunk["choices"][0]

@@ -135,6 +135,14 @@ class BaseProvider:
         )
 
     @staticmethod
+    def _as_chat(payload: dict[str, Any]) -> dict[str, Any]:
+        """A completions payload as a chat one: the prompt becomes the one user message, every
+        other field is kept (for providers that serve completions through their chat API)."""
+        payload = dict(payload)
+        prompt = payload.pop("prompt")  # before the copy below, so "prompt" is not sent on
+        return {**payload, "messages": [{"role": "user", "content": prompt}]}
+
+    @staticmethod
     def reject_model_field(payload: Mapping[str, Any]) -> None:
         """MLflow's rule: the endpoint fixes the model, a request may not name one."""
         if "model" in payload:

@@ -175,11 +175,6 @@ class BedrockProvider(BaseProvider):
             body["toolConfig"] = tool_config
         return body
 
-    @staticmethod
-    def _as_chat(payload: dict[str, Any]) -> dict[str, Any]:
-        payload = dict(payload)
-        return {**payload, "messages": [{"role": "user", "content": payload.pop("prompt")}]}
-
     # -- chat -----------------------------------------------------------------------------------
 
     async def chat(self, payload: dict[str, Any]) -> dict[str, Any]:

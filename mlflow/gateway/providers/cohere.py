@@ -82,11 +82,6 @@ class CohereProvider(BaseProvider):
             body["stream"] = True
         return body
 
-    @staticmethod
-    def _as_chat(payload: dict[str, Any]) -> dict[str, Any]:
-        payload = dict(payload)
-        return {**payload, "messages": [{"role": "user", "content": payload.pop("prompt")}]}
-
     async def chat(self, payload: dict[str, Any]) -> dict[str, Any]:
         resp = await self._post_json(self._chat_url, self._body(payload, stream=False),
                                      self._headers)

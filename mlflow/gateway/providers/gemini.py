@@ -206,11 +206,6 @@ class GeminiProvider(BaseProvider):
                     "mode": "ANY", "allowedFunctionNames": [choice["function"]["name"]]}}
         return body
 
-    @staticmethod
-    def _as_chat(payload: dict[str, Any]) -> dict[str, Any]:
-        payload = dict(payload)
-        return {**payload, "messages": [{"role": "user", "content": payload.pop("prompt")}]}
-
     # -- chat -----------------------------------------------------------------------------------
 
     async def chat(self, payload: dict[str, Any]) -> dict[str, Any]:

@@ -28,10 +28,9 @@ class MistralProvider(OpenAICompatibleProvider):
     def _auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.config.model.config.mistral_api_key}"}
 
-    @staticmethod
-    def _as_chat(payload: dict[str, Any]) -> dict[str, Any]:
-        payload = {k: v for k, v in payload.items() if k not in ("stop", "n")}
-        payload["messages"] = [{"role": "user", "content": payload.pop("prompt")}]
+    @classmethod
+    def _as_chat(cls, payload: dict[str, Any]) -> dict[str, Any]:
+        payload = super()._as_chat({k: v for k, v in payload.items() if k not in ("stop", "n")})
         if "temperature" in payload:
             payload["temperature"] = 0.5 * payload["temperature"]
         return payload
