@@ -93,7 +93,13 @@ def _api_config() -> _ApiConfig:
     return config
 
 
-def _route_for(inputs: dict[str, Any]) -> str:
+def _route_for(inputs: Any) -> str:
+    """The route the inputs call for; refuses inputs that are not a dict or name no task."""
+    if not isinstance(inputs, dict):
+        raise MlflowException.invalid_parameter_value(
+            f"Invalid inputs of type {type(inputs).__name__}: pass a dict such as "
+            "{'messages': [{'role': 'user', 'content': 'Hello!'}]}."
+        )
     for field, route in _TASK_ROUTES:
         if field in inputs:
             return route
@@ -129,15 +135,11 @@ class OpenAIDeploymentClient(UnsupportedManagementMixin, BaseDeploymentClient):
     _applies_limits = True  # predictions go through `set_limit` limits per request
 
     # --- queries -------------------------------------------------------------------------------
-    async def _asend_query(self, endpoint, inputs, *, stream: bool):
-        """POST one query to the route its inputs call for; returns the raw response."""
+    async def _astream_query(self, endpoint, inputs):
+        """POST one streamed query to the route its inputs call for; returns the raw response
+        (plain predictions go through the openai SDK, as in MLflow)."""
         key = _check_openai_key()
         config = _api_config()
-        if not isinstance(inputs, dict):
-            raise MlflowException.invalid_parameter_value(
-                f"Invalid inputs of type {type(inputs).__name__}: pass a dict such as "
-                "{'messages': [{'role': 'user', 'content': 'Hello!'}]}."
-            )
         route = _route_for(inputs)
         body = dict(inputs)
         params = None
@@ -151,8 +153,7 @@ class OpenAIDeploymentClient(UnsupportedManagementMixin, BaseDeploymentClient):
             params = {"api-version": config.api_version}
         elif endpoint:
             body.setdefault("model", endpoint)
-        if stream:
-            body["stream"] = True
+        body["stream"] = True
         host_creds, headers = _host_and_headers(key, config)
         timeout = MLFLOW_DEPLOYMENT_PREDICT_TIMEOUT.get()
         return await checked_prediction(
@@ -166,22 +167,17 @@ class OpenAIDeploymentClient(UnsupportedManagementMixin, BaseDeploymentClient):
                 extra_headers=headers,
                 json=body,
                 params=params,
-                stream=stream,
+                stream=True,
                 _admission=await self._apredict_admission(endpoint),
             ),
             timeout,
-            stream,
+            stream=True,
         )
 
     async def apredict(self, deployment_name=None, inputs=None, endpoint=None):
         """Awaitable :meth:`predict`."""
         key = _check_openai_key()
         config = _api_config()
-        if not isinstance(inputs, dict):
-            raise MlflowException.invalid_parameter_value(
-                f"Invalid inputs of type {type(inputs).__name__}: pass a dict such as "
-                "{'messages': [{'role': 'user', 'content': 'Hello!'}]}."
-            )
         _route_for(inputs)  # the kind of query must be clear before anything is sent
         try:
             from mlflow.deployments.openai import _sdk
@@ -218,7 +214,7 @@ class OpenAIDeploymentClient(UnsupportedManagementMixin, BaseDeploymentClient):
         self, deployment_name=None, inputs=None, endpoint=None
     ) -> AsyncIterator[dict[str, Any]]:
         """Async iterator over the chunks of :meth:`predict_stream`."""
-        response = await self._asend_query(endpoint, inputs, stream=True)
+        response = await self._astream_query(endpoint, inputs)
         async for chunk in predict_stream_chunks(response):
             yield chunk
 
