@@ -39,7 +39,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.common import ROOT, child_server
+
 RESULTS = ROOT / "benchmarks" / "results"
 API_KEY = "sk-bench-not-a-real-key"
 CHAT = {"messages": [{"role": "user", "content": "hello"}]}
@@ -186,20 +187,9 @@ def _wait_http(url: str, timeout: float = 60.0) -> None:
 
 @contextlib.contextmanager
 def upstream_process() -> Iterator[tuple[str, int]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.bench_gateway", "--upstream"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
-    )
-    try:
-        port = int(proc.stdout.readline())
+    command = [sys.executable, "-m", "benchmarks.bench_gateway", "--upstream"]
+    with child_server(command, "the fake upstream") as (port, proc):
         yield f"http://127.0.0.1:{port}", proc.pid
-    finally:
-        with contextlib.suppress(OSError):
-            proc.stdin.close()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @contextlib.contextmanager

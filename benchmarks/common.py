@@ -26,21 +26,19 @@ DEFAULT_TIME_CAP = 30.0
 
 # --- the upstream ---------------------------------------------------------------------------------
 @contextlib.contextmanager
-def upstream(*args: str, timeout: float = 15.0) -> Iterator[str]:
-    """Run ``benchmarks/echo_server.py`` in its own process; yield its base URL."""
+def child_server(
+    command: list[str], what: str, timeout: float = 15.0
+) -> Iterator[tuple[int, subprocess.Popen]]:
+    """Run a server that prints its port on its first line and exits when its stdin closes;
+    yield (port, process). ``what`` names it in the start-up error."""
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "benchmarks" / "echo_server.py"), *args],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT
     )
     try:
-        line = _readline(proc, timeout)
-        yield f"http://127.0.0.1:{int(line)}"
+        yield int(_readline(proc, timeout, what)), proc
     finally:
         with contextlib.suppress(OSError):
-            proc.stdin.close()  # the server exits when its stdin closes
+            proc.stdin.close()
         try:
             proc.wait(5)
         except subprocess.TimeoutExpired:
@@ -49,7 +47,15 @@ def upstream(*args: str, timeout: float = 15.0) -> Iterator[str]:
         proc.stdout.close()
 
 
-def _readline(proc: subprocess.Popen, timeout: float) -> str:
+@contextlib.contextmanager
+def upstream(*args: str, timeout: float = 15.0) -> Iterator[str]:
+    """Run ``benchmarks/echo_server.py`` in its own process; yield its base URL."""
+    command = [sys.executable, str(ROOT / "benchmarks" / "echo_server.py"), *args]
+    with child_server(command, "the benchmark upstream", timeout) as (port, _):
+        yield f"http://127.0.0.1:{port}"
+
+
+def _readline(proc: subprocess.Popen, timeout: float, what: str) -> str:
     result: list[str] = []
 
     def read() -> None:
@@ -60,7 +66,7 @@ def _readline(proc: subprocess.Popen, timeout: float) -> str:
     reader.join(timeout)
     if not result or not result[0].strip():
         proc.kill()
-        raise RuntimeError(f"the benchmark upstream did not start within {timeout:.0f} s")
+        raise RuntimeError(f"{what} did not start within {timeout:.0f} s")
     return result[0]
 
 

@@ -16,16 +16,14 @@ import argparse
 import asyncio
 import contextlib
 import json
-import subprocess
 import sys
-import threading
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 from aiohttp import web
 
-from benchmarks.common import ROOT
+from benchmarks.common import child_server
 from mlflow.testing import GatewayEndpoint, GatewayServer
 
 INVOCATIONS = "/endpoints/chat/invocations"
@@ -64,28 +62,10 @@ class GatewayProcess:
 
 @contextlib.contextmanager
 def gateway_process(calls: int = 50, period: str = "second") -> Iterator[GatewayProcess]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.gateway_process", "--calls", str(calls),
-         "--period", period],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
-    )
-    try:
-        line: list[str] = []
-        reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(20)
-        if not line or not line[0].strip():
-            proc.kill()
-            raise RuntimeError("the gateway process did not start within 20 s")
-        yield GatewayProcess(f"http://127.0.0.1:{int(line[0])}")
-    finally:
-        with contextlib.suppress(OSError):
-            proc.stdin.close()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.terminate()
-            proc.wait(5)
+    command = [sys.executable, "-m", "benchmarks.gateway_process", "--calls", str(calls),
+               "--period", period]
+    with child_server(command, "the gateway process", timeout=20) as (port, _):
+        yield GatewayProcess(f"http://127.0.0.1:{port}")
 
 
 async def _serve(calls: int, period: str) -> None:
