@@ -109,6 +109,12 @@ async def test_invocations_both_prefixes(gateway):
         async with session.post(path, json=CHAT) as r:
             assert r.status == 200
             assert (await r.json())["choices"][0]["message"]["content"] == "chat: hello"
+    # Non-ASCII text travels as UTF-8, as FastAPI writes it (no \\u escapes), and reads back.
+    text = {"messages": [{"role": "user", "content": "héllo ✓"}]}
+    async with session.post("/endpoints/chat/invocations", json=text) as r:
+        raw = await r.read()
+        assert "chat: héllo ✓".encode() in raw
+        assert (await r.json())["choices"][0]["message"]["content"] == "chat: héllo ✓"
     async with session.post("/gateway/completions/invocations", json={"prompt": "a b"}) as r:
         assert (await r.json())["choices"][0]["text"] == "a b"
     async with session.post("/endpoints/embeddings/invocations", json={"input": ["x", "y"]}) as r:
@@ -140,6 +146,19 @@ async def test_bad_input(gateway):
     async with session.get("/endpoints/chat/invocations") as r:
         assert r.status == 405 and await r.json() == {"detail": "Method Not Allowed"}
     # Nothing reached a provider.
+    assert [p.calls for p in script["built"].values()] == [0, 0, 0]
+
+
+async def test_non_finite_numbers_are_refused(gateway):
+    session, script = gateway
+    # NaN and Infinity are not JSON: refused with the value named, never forwarded as a token.
+    for token in (b"NaN", b"-Infinity", b"1e999"):
+        body = b'{"messages": [{"role": "user", "content": "x"}], "logit_scale": ' + token + b"}"
+        async with session.post("/endpoints/chat/invocations", data=body) as r:
+            assert r.status == 422
+            detail = (await r.json())["detail"][0]
+            assert detail["type"] == "json_invalid"
+            assert detail["ctx"]["error"].startswith(f"{token.decode()} is not a JSON number")
     assert [p.calls for p in script["built"].values()] == [0, 0, 0]
 
 

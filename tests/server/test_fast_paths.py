@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from mlflow.gateway.config import GatewayConfig
-from mlflow.gateway.schemas import REQUEST_MODELS, parse_request
+from mlflow.gateway.schemas import REQUEST_MODELS, _plain_chat, parse_request
 from mlflow.gateway.server import ratelimit
 from mlflow.gateway.server.keys import CLIENT_KEY, RUNTIME_KEY
 from mlflow.gateway.server.runtime import build_runtime
@@ -30,10 +30,24 @@ _messages = st.lists(
     ),
     max_size=3,
 )
+# Numbers on, inside and just outside every bound of the scalar fields, plus their near misses
+# (bools, numeric strings, integral floats, NaN and infinities).
+_numbers = st.one_of(
+    st.sampled_from([-2, -1, 0, 1, 2, 3, -2.0, -0.0, 0.5, 1.0, 2.0, 2.0000001, -2.0000001,
+                     float("nan"), float("inf"), float("-inf"), True, False, "1", "0.5", 10**30]),
+    st.floats(-3, 3), st.integers(-3, 100),
+)
+_scalars = st.one_of(_values, _numbers)
+_FIELDS = ["stream", "model", "temperature", "n", "top_p", "presence_penalty",
+           "frequency_penalty", "max_tokens", "max_completion_tokens", "top_k", "stop"]
 _bodies = st.one_of(
     st.fixed_dictionaries(
         {"messages": _messages},
-        optional={"stream": _values, "model": _values, "temperature": _values, "n": _values},
+        optional={name: _scalars for name in _FIELDS},
+    ),
+    st.fixed_dictionaries(
+        {"messages": st.just([{"role": "user", "content": "hi"}])},
+        optional={name: _scalars for name in [*_FIELDS, "tools", "user"]},
     ),
     st.dictionaries(st.sampled_from(["messages", "stream", "model"]), _values, max_size=3),
     _values,
@@ -45,7 +59,7 @@ def _full_path(body):
                                                        by_alias=True)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(_bodies)
 def test_plain_chat_check_answers_as_the_model(body) -> None:
     try:
@@ -65,9 +79,12 @@ def test_plain_chat_check_answers_as_the_model(body) -> None:
         {"messages": [{"role": "user", "content": "hi"}]},
         {"messages": [{"role": "user", "content": "hi"}], "stream": True, "model": "m"},
         {"messages": [{"role": "user", "content": None}, {"role": "assistant"}], "stream": False},
+        {"messages": [{"role": "user", "content": "hi"}], "temperature": 0, "max_tokens": 16,
+         "top_p": 1, "stop": ["\\n"], "n": 2, "presence_penalty": -2.0, "top_k": 5},
     ],
 )
 def test_plain_chat_bodies_equal_the_model(body) -> None:
+    assert _plain_chat(body) is not None  # these take the fast path
     assert parse_request("llm/v1/chat", body) == _full_path(body)
 
 
@@ -79,6 +96,11 @@ def test_plain_chat_bodies_equal_the_model(body) -> None:
         {"messages": [{"role": "user", "content": 5}]},
         {"messages": [{"content": "x"}]},
         {"messages": [{"role": "user", "content": "x"}], "stream": "yes please"},
+        {"messages": [{"role": "user", "content": "x"}], "temperature": float("nan")},
+        {"messages": [{"role": "user", "content": "x"}], "temperature": 2.5},
+        {"messages": [{"role": "user", "content": "x"}], "max_tokens": 0},
+        {"messages": [{"role": "user", "content": "x"}], "n": None},
+        {"messages": [{"role": "user", "content": "x"}], "stop": []},
     ],
 )
 def test_bad_plain_chat_bodies_are_still_refused(body) -> None:

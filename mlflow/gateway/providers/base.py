@@ -26,6 +26,7 @@ from async_core.engine import Auth
 from async_core.messages import Request, Response
 from async_core.policy import RetryPolicy
 from async_core.sse import Event, EventStreamDecoder, EventStreamError, is_done
+from mlflow.gateway import jsonio
 from mlflow.gateway.base_models import _SecretAwareModel
 from mlflow.gateway.exceptions import AIGatewayException
 from mlflow.gateway.providers._errors import map_transport_error, upstream_error
@@ -43,7 +44,6 @@ DEFAULT_ATTEMPT_TIMEOUT = 300.0
 MAX_EVENT_BYTES = 8 * 1024 * 1024
 
 _JSON_HEADERS = {"Content-Type": "application/json"}
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def _secret_values(model: Any) -> Iterable[str]:
@@ -156,7 +156,7 @@ class BaseProvider:
         self, url: str, body: Any, headers: Mapping[str, str] | None, *, method: str = "POST"
     ) -> Request:
         all_headers = {**_JSON_HEADERS, **headers} if headers else dict(_JSON_HEADERS)
-        data = None if body is None else _dumps(body).encode()
+        data = None if body is None else jsonio.dumps(body)
         return Request(method, url, all_headers, data, timeout=self.attempt_timeout)
 
     async def _send(self, request: Request, auth: Auth | None) -> Response:
@@ -191,7 +191,7 @@ class BaseProvider:
         if response.status >= 400:
             raise self._refused(response, content)
         try:
-            return json.loads(content)
+            return jsonio.loads(content)
         except ValueError:
             raise AIGatewayException(
                 status_code=502,
@@ -287,7 +287,7 @@ class BaseProvider:
                 if is_done(event):
                     return
                 try:
-                    parsed = json.loads(data)
+                    parsed = jsonio.loads(data)
                 except ValueError:
                     continue  # MLflow skips what is not JSON
                 error = parsed.get("error") if isinstance(parsed, dict) else None

@@ -53,24 +53,52 @@ def parse_request(endpoint_type: str, body: Any) -> dict[str, Any]:
     return model.model_validate(body).model_dump(mode="json", exclude_none=True, by_alias=True)
 
 
-_PLAIN_CHAT_KEYS = frozenset({"messages", "stream", "model"})
 _PLAIN_MESSAGE_KEYS = frozenset({"role", "content"})
+_SKIP = object()  # the fast path cannot answer: the model decides
 
 
-def _plain_chat(body: Any) -> dict[str, Any] | None:
-    """The common chat body (text messages, optionally ``stream`` and ``model``) checked with
-    plain dict tests: what the model would return for it, or None (then pydantic decides).
-    Anything unusual (another field, a non-str value, content parts) takes the model's path."""
-    if type(body) is not dict or not body.keys() <= _PLAIN_CHAT_KEYS:
-        return None
-    messages = body.get("messages")
+def _positive_int(value: Any) -> Any:
+    return value if type(value) is int and value >= 1 else _SKIP
+
+
+def _bounded_float(low: float, high: float):
+    def check(value: Any) -> Any:
+        if type(value) is float or type(value) is int:  # not bool: the model coerces it
+            return float(value) if low <= value <= high else _SKIP  # NaN fails both
+        return _SKIP
+
+    return check
+
+
+def _of_type(kind: type):
+    return lambda value: value if type(value) is kind else _SKIP
+
+
+def _text_list(value: Any) -> Any:
+    if type(value) is list and value and all(type(item) is str for item in value):
+        return list(value)
+    return _SKIP
+
+
+# The scalar fields the fast path answers, in the model's field order (the upstream body keeps
+# it). ``n`` has a default; the others are left out when absent or null, as exclude_none does.
+_PLAIN_CHAT_FIELDS: tuple[tuple[str, Any], ...] = (
+    ("stop", _text_list),
+    ("max_tokens", _positive_int),
+    ("max_completion_tokens", _positive_int),
+    ("stream", _of_type(bool)),
+    ("model", _of_type(str)),
+    ("temperature", _bounded_float(0, 2)),
+    ("top_p", _bounded_float(0, 1)),
+    ("presence_penalty", _bounded_float(-2, 2)),
+    ("frequency_penalty", _bounded_float(-2, 2)),
+    ("top_k", _positive_int),
+)
+_PLAIN_CHAT_KEYS = frozenset({"messages", "n", *(name for name, _ in _PLAIN_CHAT_FIELDS)})
+
+
+def _plain_messages(messages: Any) -> list[dict[str, Any]] | None:
     if type(messages) is not list or not messages:
-        return None
-    stream = body.get("stream")
-    model = body.get("model")
-    if (stream is not None and type(stream) is not bool) or (
-        model is not None and type(model) is not str
-    ):
         return None
     plain = []
     for message in messages:
@@ -81,11 +109,29 @@ def _plain_chat(body: Any) -> dict[str, Any] | None:
         if type(role) is not str or (content is not None and type(content) is not str):
             return None
         plain.append({"role": role} if content is None else {"role": role, "content": content})
-    # The model's field order and defaults: n first, then the optional fields that are set.
-    result: dict[str, Any] = {"n": 1}
-    if stream is not None:
-        result["stream"] = stream
-    if model is not None:
-        result["model"] = model
-    result["messages"] = plain
+    return plain
+
+
+def _plain_chat(body: Any) -> dict[str, Any] | None:
+    """The common chat body (text messages and the scalar generation parameters) checked with
+    plain type tests: what the model would return for it, or None (then pydantic decides).
+    Anything unusual (another field, a value the model would coerce or refuse, content parts,
+    tools) takes the model's path."""
+    if type(body) is not dict or not body.keys() <= _PLAIN_CHAT_KEYS:
+        return None
+    messages = _plain_messages(body.get("messages"))
+    if messages is None:
+        return None
+    n = body.get("n", 1)
+    if _positive_int(n) is _SKIP:
+        return None
+    result: dict[str, Any] = {"n": n}
+    for name, check in _PLAIN_CHAT_FIELDS:
+        value = body.get(name)
+        if value is not None:
+            value = check(value)
+            if value is _SKIP:
+                return None
+            result[name] = value
+    result["messages"] = messages
     return result

@@ -4,7 +4,6 @@ repr or an upstream body (either may carry a credential)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Mapping
@@ -24,6 +23,7 @@ from async_core.errors import (
 )
 from mlflow.exceptions import MlflowException
 from mlflow.gateway.exceptions import AIGatewayException
+from mlflow.gateway.jsonio import dumps
 from mlflow.gateway.server.payloads import InvalidRequestBody
 
 _logger = logging.getLogger("mlflow.gateway.server")
@@ -34,15 +34,13 @@ _REASONS = {404: "Not Found", 405: "Method Not Allowed"}
 def json_response(
     payload: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> web.Response:
-    # One encoder for the process (json.dumps with options builds one per call), and the
-    # Content-Type given as a header (the content_type argument is parsed and rebuilt).
+    # The Content-Type given as a header (the content_type argument is parsed and rebuilt).
     all_headers = {**headers, _CONTENT_TYPE: _JSON} if headers else {_CONTENT_TYPE: _JSON}
-    return web.Response(body=_encode(payload).encode(), status=status, headers=all_headers)
+    return web.Response(body=dumps(payload), status=status, headers=all_headers)
 
 
 _CONTENT_TYPE = "Content-Type"
 _JSON = "application/json"
-_encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def error_response(

@@ -4,11 +4,11 @@ or does not fit the route's schema; 413 for a body over the configured cap."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
+from mlflow.gateway import jsonio
 from mlflow.gateway.exceptions import AIGatewayException
 
 
@@ -50,7 +50,7 @@ async def read_json_object(request: web.Request, limit: int) -> dict[str, Any]:
             [{"type": "missing", "loc": ["body"], "msg": "Field required", "input": None}]
         )
     try:
-        payload = json.loads(raw)
+        payload = jsonio.loads(raw, finite_only=True)
     except (ValueError, UnicodeDecodeError) as e:
         position = getattr(e, "pos", 0) or 0
         reason = getattr(e, "msg", None) or "invalid UTF-8"

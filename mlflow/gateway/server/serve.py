@@ -187,9 +187,28 @@ class Supervisor:
         return max((w.returncode or 0) for w in self.workers) if self.workers else 0
 
 
+class _SecondCachedFormatter(logging.Formatter):
+    """``logging.Formatter``'s default time format, with the local-time conversion and strftime
+    done once per second instead of once per line (the access log writes a line per request)."""
+
+    _second: int | None = None
+    _text = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        second = int(record.created)
+        if second != self._second:
+            self._text = time.strftime(self.default_time_format, self.converter(second))
+            self._second = second
+        return self.default_msec_format % (self._text, record.msecs)
+
+
 def _configure_logging() -> None:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(_SecondCachedFormatter("%(asctime)s %(levelname)s %(message)s"))
     logging.getLogger("mlflow.gateway.server").setLevel(logging.INFO)
 
 

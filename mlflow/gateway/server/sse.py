@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from async_core.sse import DONE, encode
+from mlflow.gateway.jsonio import dumps_text
 
 __all__ = ["DONE", "encode_data", "encode_error"]
 
 
-# One encoder for the process: json.dumps with options builds a new one per call (per chunk).
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
-
 
 def encode_data(payload: Any) -> bytes:
-    return encode(_dumps(payload))
+    return encode(dumps_text(payload))
 
 
 def encode_error(payload: Any) -> bytes:
-    return encode(_dumps(payload), event="error")
+    return encode(dumps_text(payload), event="error")
