@@ -52,6 +52,7 @@ CALLER_KEY = "ck-bench-caller-not-a-real-key"
 AUTH = {"Authorization": f"Bearer {CALLER_KEY}"}
 # A bare aiohttp reverse proxy (benchmarks/bare_proxy.py): what no aiohttp gateway can beat.
 FLOOR = "bare aiohttp proxy (floor)"
+QUIET = "mlflow-aio gateway, --no-access-log"
 
 # --------------------------------------------------------------------------------------------
 # The upstream (run as `python -m benchmarks.bench_gateway --upstream`)
@@ -330,6 +331,9 @@ def main() -> None:
     parser.add_argument("--sequential", type=int, default=500)
     parser.add_argument("--streams", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quiet-variant", action="store_true",
+                        help="also run our gateway with --no-access-log (MLflow's gateway, under "
+                        "gunicorn's defaults, writes no access log)")
     parser.add_argument("--no-floor", action="store_true",
                         help="leave out the bare aiohttp proxy (the floor under any aiohttp "
                         "gateway)")
@@ -364,6 +368,14 @@ def main() -> None:
         placement["gateways"] = _pin_tree(pid, {0})
         targets.append(("mlflow-aio gateway", f"http://127.0.0.1:{port}",
                         "/endpoints/chat/invocations", pid))
+        if args.quiet_variant:
+            port = _free_port()
+            quiet = [*ours[:ours.index("--port") + 1], str(port),
+                     *ours[ours.index("--port") + 2:], "--no-access-log"]
+            pid = stack.enter_context(gateway_process(quiet, port, str(ROOT), env))
+            _pin_tree(pid, {0})
+            targets.append((QUIET, f"http://127.0.0.1:{port}", "/endpoints/chat/invocations",
+                            pid))
         if not args.no_floor:
             port = _free_port()
             floor = [sys.executable, str(ROOT / "benchmarks" / "bare_proxy.py"), upstream,
@@ -490,6 +502,16 @@ def write_report(results: list[dict], placement: dict, args) -> None:
             lines.append(f"| added p50 vs MLflow's | <= 0.35x | {lat:.2f}x "
                          f"({ours_added * 1e3:.2f} vs {theirs_added * 1e3:.2f} ms) | "
                          f"{'yes' if lat <= 0.35 else 'no'} |")
+            quiet = by.get(QUIET)
+            if quiet is not None:
+                quiet_ratio = statistics.median(
+                    a["throughput"] / b["throughput"]
+                    for a, b in zip(_ROUNDS[QUIET], _ROUNDS["MLflow gateway"], strict=True)
+                )
+                lines.append(f"| (like MLflow's, no access log) throughput vs MLflow's | - | "
+                             f"{quiet['throughput'] / theirs['throughput']:.2f}x best rounds, "
+                             f"median of rounds {quiet_ratio:.2f}x; added p50 "
+                             f"{(quiet['p50'] - direct['p50']) / theirs_added:.2f}x | - |")
             floor = by.get(FLOOR)
             if floor is not None and theirs_added > 0:
                 floor_added = floor["p50"] - direct["p50"]

@@ -87,10 +87,12 @@ def commands():
               "comma-separated caller API keys.")
 @click.option("--ssrf-guard", is_flag=True, default=False,
               help="Refuse provider api_base URLs that resolve to private or loopback addresses.")
+@click.option("--access-log/--no-access-log", default=True, show_default=True,
+              help="Write one INFO line per request on the 'mlflow.gateway.access' logger.")
 def start(config_path, host, port, workers, allowed_hosts, cors_allowed_origins,
           x_frame_options, disable_security_middleware, backend_store_uri, grace_period,
           reload_interval, retry_budget_seconds, max_body_bytes, api_keys_file, api_keys_env,
-          ssrf_guard):
+          ssrf_guard, access_log):
     from mlflow.gateway.server.options import ServerOptions
     from mlflow.gateway.server.serve import run
 
@@ -115,6 +117,7 @@ def start(config_path, host, port, workers, allowed_hosts, cors_allowed_origins,
         ssrf_guard=ssrf_guard,
         rate_limits_storage_uri=os.environ.get("MLFLOW_GATEWAY_RATE_LIMITS_STORAGE_URI") or None,
         backend_store_uri=backend_store_uri,
+        access_log=access_log,
     )
     try:
         code = run(options)

@@ -41,6 +41,7 @@ def test_defaults_are_mlflows(tmp_path, monkeypatch):
     assert options.x_frame_options == "SAMEORIGIN" and not options.disable_security_middleware
     assert options.grace_period == 30 and options.max_body_bytes == 10 * 1024 * 1024
     assert options.rate_limits_storage_uri is None
+    assert options.access_log
 
 
 def test_flags_and_environment(tmp_path, monkeypatch):
@@ -52,7 +53,7 @@ def test_flags_and_environment(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, [
         "gateway", "start", "--workers", "1", "--port", "8080", "--host", "0.0.0.0",
         "--allowed-hosts", "gw.example.com, 10.*", "--x-frame-options", "deny",
-        "--retry-budget-seconds", "2.5", "--reload-interval", "0",
+        "--retry-budget-seconds", "2.5", "--reload-interval", "0", "--no-access-log",
     ])
     assert result.exit_code == 0, result.output
     (options,) = seen
@@ -63,6 +64,7 @@ def test_flags_and_environment(tmp_path, monkeypatch):
     assert options.x_frame_options == "DENY" and options.disable_security_middleware
     assert options.rate_limits_storage_uri == "redis://127.0.0.1:6379/0"
     assert options.retry_budget_seconds == 2.5 and options.reload_interval == 0
+    assert not options.access_log
 
 
 def test_bad_input_is_refused(tmp_path, monkeypatch):
