@@ -154,6 +154,32 @@ class LoopRunner:
             loop.close()
 
 
+def close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Close a stopped loop (not running in any thread) after cancelling what is still pending
+    on it, such as a request a server accepted while it shut down. A task left pending on a
+    closed loop is destroyed later by the garbage collector, which then reports it from
+    whatever code happens to be running."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        _finish_and_close(loop)
+        return
+    # Called from async code: this thread cannot run a second loop, a short-lived one can.
+    closer = threading.Thread(target=_finish_and_close, args=(loop,), name="close-loop")
+    closer.start()
+    closer.join()
+
+
+def _finish_and_close(loop: asyncio.AbstractEventLoop) -> None:
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.close()
+
+
 def default_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     """uvloop's loop when it is installed (and not disabled with ASYNC_CORE_NO_UVLOOP=1),
     else asyncio's."""

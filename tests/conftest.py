@@ -23,6 +23,8 @@ import pytest
 from aiohttp import web
 from multidict import CIMultiDict, MultiDict
 
+from async_core.runner import close_loop
+
 _START_TIMEOUT = 10.0
 _SHUTDOWN_TIMEOUT = 5.0
 
@@ -188,7 +190,7 @@ class RecordingServer:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(_SHUTDOWN_TIMEOUT)
         if not self._thread.is_alive():
-            self.loop.close()
+            close_loop(self.loop)
 
 
 async def _sleep_while_connected(request: web.BaseRequest, seconds: float) -> None:

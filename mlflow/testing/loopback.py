@@ -26,6 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from async_core import sse
+from async_core.runner import close_loop
 
 __all__ = [
     "Fault",
@@ -33,6 +34,7 @@ __all__ = [
     "JSON",
     "LoopbackServer",
     "RecordedRequest",
+    "close_loop",
     "json_body",
     "json_response",
     "sse_frame",
@@ -295,8 +297,7 @@ class LoopbackServer:
                 loop.run_forever()
             finally:
                 loop.run_until_complete(self.stop())
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.close()
+                close_loop(loop)
 
         thread = threading.Thread(target=serve, name=f"{type(self).__name__}-loop", daemon=True)
         thread.start()

@@ -18,6 +18,8 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 from multidict import CIMultiDict
 
+from async_core.runner import close_loop
+
 
 @dataclass
 class Recorded:
@@ -98,7 +100,7 @@ class LoopbackServer:
         asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
-        self._loop.close()
+        close_loop(self._loop)
 
 
 def json_response(status: int, payload, headers: dict | None = None) -> web.Response:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import threading
 
+from async_core.runner import close_loop
+
 MODES = (
     "redirect_loop",  # 302 to itself, forever
     "many_headers",  # 10,000 response headers
@@ -52,12 +54,7 @@ class HostileServer:
         self.port = self.server.sockets[0].getsockname()[1]
         self._ready.set()
         self.loop.run_forever()
-        pending = asyncio.all_tasks(self.loop)
-        for task in pending:
-            task.cancel()
-        self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-        self.loop.close()
+        close_loop(self.loop)
 
     def _stop(self) -> None:
         self.server.close()

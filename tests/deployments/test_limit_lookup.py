@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from async_core import run_sync
+from async_core.runner import close_loop
 from mlflow.deployments import MlflowDeploymentClient, _provisional, get_deploy_client
 from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
 
@@ -65,7 +66,7 @@ class OddGateway:
             self._started.set()
             loop.run_forever()
             loop.run_until_complete(self._runner.cleanup())
-            loop.close()
+            close_loop(loop)
 
         self._thread = threading.Thread(target=run, daemon=True)
         self._thread.start()

@@ -25,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
+from async_core.runner import close_loop
 from mlflow.gateway.config import GatewayConfig, _load_gateway_config
 from mlflow.gateway.server.options import ServerOptions
 
@@ -104,7 +105,7 @@ class EmbeddedGateway:
             started.set()
             loop.run_until_complete(loop.run_in_executor(None, stop.wait))
             loop.run_until_complete(self.stop())
-            loop.close()
+            close_loop(loop)
 
         self._thread = threading.Thread(target=serve, name="embedded-gateway", daemon=True)
         self._thread.start()

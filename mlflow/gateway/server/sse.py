@@ -10,7 +10,6 @@ from mlflow.gateway.jsonio import dumps_text
 __all__ = ["DONE", "encode_data", "encode_error"]
 
 
-
 def encode_data(payload: Any) -> bytes:
     return encode(dumps_text(payload))
 
