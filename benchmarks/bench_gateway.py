@@ -194,18 +194,19 @@ def upstream_process() -> Iterator[tuple[str, int]]:
 
 
 @contextlib.contextmanager
-def gateway_process(command: list[str], port: int, cwd: str, env: dict) -> Iterator[int]:
+def gateway_process(command: list[str], port: int, cwd: str, env: dict,
+                    start_timeout: float = 60.0, stop_timeout: float = 15.0) -> Iterator[int]:
     proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        _wait_http(f"http://127.0.0.1:{port}/health")
+        _wait_http(f"http://127.0.0.1:{port}/health", start_timeout)
         yield proc.pid
     finally:
         # The whole session: MLflow's CLI runs gunicorn as a child that outlives a lone SIGTERM.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(15)
+            proc.wait(stop_timeout)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)

@@ -31,13 +31,11 @@ import contextlib
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 from benchmarks.bench_gateway import (
@@ -48,7 +46,7 @@ from benchmarks.bench_gateway import (
     FLOOR,
     RESULTS,
     _free_port,
-    _wait_http,
+    gateway_process,
     upstream_process,
     write_config,
 )
@@ -74,25 +72,6 @@ def _instructions(dump: Path) -> int:
 
 
 # --- gateways -------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def _gateway(command: list[str], port: int, env: dict, cwd: str) -> Iterator[int]:
-    """Start ``command`` (already wrapped in valgrind); yield its pid."""
-    proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        _wait_http(f"http://127.0.0.1:{port}/health", START_TIMEOUT)
-        yield proc.pid
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-
-
 async def _load(url: str, requests: int) -> None:
     import aiohttp
 
@@ -178,7 +157,8 @@ def gateway_section(requests: int, mlflow_venv: str | None) -> list[tuple[str, f
             out_dir.mkdir()
             print(f"gateway: {name} (start-up under valgrind takes a minute or two)", flush=True)
             wrapped = [*_callgrind(str(out_dir / "cg.%p")), *command]
-            with _gateway(wrapped, port, {**env, **_SEED}, cwd) as pid:
+            with gateway_process(wrapped, port, cwd, {**env, **_SEED}, START_TIMEOUT,
+                                 60.0) as pid:
                 base = f"http://127.0.0.1:{port}"
                 rows.append((name, _count_gateway(pid, base, requests, out_dir) / requests))
     return rows
