@@ -151,7 +151,7 @@ class LoopRunner:
             loop.call_soon_threadsafe(loop.stop)
             thread.join(_SHUTDOWN_TIMEOUT)
         if not thread.is_alive():
-            loop.close()
+            close_loop(loop)
 
 
 def close_loop(loop: asyncio.AbstractEventLoop) -> None:

@@ -16,6 +16,8 @@ from typing import Any
 
 import aiohttp
 
+from async_core.runner import close_loop
+
 
 class LoopThread:
     """A running event loop in a daemon thread (stands in for the background runner)."""
@@ -33,18 +35,10 @@ class LoopThread:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def close(self) -> None:
-        async def _cancel_rest() -> None:
-            me = asyncio.current_task()
-            rest = [t for t in asyncio.all_tasks() if t is not me]
-            for task in rest:
-                task.cancel()
-            await asyncio.gather(*rest, return_exceptions=True)
-
         if self.loop.is_running():
-            self.run(_cancel_rest(), timeout=10)
             self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
-        self.loop.close()
+        close_loop(self.loop)
 
 
 class FixedWindowServer:
